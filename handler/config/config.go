@@ -1,0 +1,162 @@
+// Package config defines every setting the handler reads, once. The same
+// names appear in local.settings.sample.json and in the Bicep app settings;
+// config_test keeps them in agreement.
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Setting describes one app setting.
+type Setting struct {
+	Name     string
+	Default  string // used when the variable is unset or empty
+	Required bool   // start-up fails, naming it, when missing
+	Secret   bool   // never logged; a Key Vault reference in Azure
+	Local    bool   // local development only; absent from the Azure deployment
+	Doc      string
+}
+
+// Settings is the one list of setting names the app reads.
+var Settings = []Setting{
+	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Doc: "port the Functions host tells the handler to listen on (set by the host)"},
+	{Name: "FUNCTIONS_HTTPWORKER_PORT", Doc: "legacy name of the handler port, used when FUNCTIONS_CUSTOMHANDLER_PORT is unset"},
+	{Name: "PROFILEFLOW_LOG_LEVEL", Default: "info", Doc: "debug, info, warn or error"},
+
+	{Name: "OIDC_ISSUER_URL", Required: true, Doc: "OpenID Connect issuer of bearer tokens (Entra ID tenant v2.0 issuer in Azure; the development host's /dev/oidc locally)"},
+	{Name: "OIDC_AUDIENCE", Required: true, Doc: "expected aud claim (the API's application ID URI or client id)"},
+
+	{Name: "COSMOS_ENDPOINT", Required: true, Doc: "Cosmos DB account endpoint"},
+	{Name: "COSMOS_KEY", Secret: true, Local: true, Doc: "Cosmos DB key; empty in Azure, where the managed identity is used"},
+	{Name: "COSMOS_DATABASE", Default: "profileflow", Doc: "Cosmos DB database name"},
+	{Name: "COSMOS_CONTAINER_PROFILES", Default: "profiles", Doc: "container of profiles (pk /id)"},
+	{Name: "COSMOS_CONTAINER_REQUESTS", Default: "requests", Doc: "container of change requests (pk /id)"},
+	{Name: "COSMOS_CONTAINER_UPLOADS", Default: "uploads", Doc: "container of upload sessions (pk /id)"},
+	{Name: "COSMOS_CONTAINER_MFA", Default: "mfa", Doc: "container of MFA challenges and counters (pk /id)"},
+	{Name: "COSMOS_CONTAINER_IDEMPOTENCY", Default: "idempotency", Doc: "container of idempotency records (pk /id, TTL 24 h)"},
+
+	{Name: "TWILIO_ACCOUNT_SID", Doc: "Twilio account SID"},
+	{Name: "TWILIO_AUTH_TOKEN", Secret: true, Doc: "Twilio auth token (Key Vault reference in Azure)"},
+	{Name: "TWILIO_VERIFY_SERVICE_SID", Doc: "Twilio Verify v2 service SID (VA…)"},
+	{Name: "TWILIO_FROM_NUMBER", Doc: "E.164 sender number for notification SMS"},
+	{Name: "TWILIO_API_BASE_URL", Local: true, Doc: "local only: base URL of the fake Twilio API that replaces https://*.twilio.com"},
+	{Name: "TWILIO_TIMEOUT", Default: "10s", Doc: "timeout of each Twilio HTTP call"},
+	{Name: "MFA_TOKEN_KEY", Secret: true, Doc: "base64 HMAC key (≥ 32 bytes) signing MFA tokens (Key Vault reference in Azure)"},
+	{Name: "MFA_TOKEN_TTL", Default: "10m", Doc: "lifetime of an MFA token (at most 10m)"},
+
+	{Name: "UPLOAD_ACCOUNTS", Doc: "comma-separated blob service URLs of the upload shards"},
+	{Name: "UPLOAD_ACCOUNT_KEY", Secret: true, Local: true, Doc: "shared key of the upload accounts (Azurite only; Azure uses user delegation SAS)"},
+	{Name: "UPLOAD_CONTAINER_LANDING", Default: "landing", Doc: "container receiving uploads before scanning"},
+	{Name: "UPLOAD_CONTAINER_CLEAN", Default: "clean", Doc: "container of documents scanned clean"},
+	{Name: "UPLOAD_CONTAINER_QUARANTINE", Default: "quarantine", Doc: "container of rejected or infected documents"},
+	{Name: "UPLOAD_SAS_TTL", Default: "30m", Doc: "validity of upload SAS URLs (at most 30m)"},
+	{Name: "UPLOAD_BLOCK_SIZE", Default: "4194304", Doc: "block size of upload plans in bytes (1–8 MiB)"},
+}
+
+// Config is the handler's configuration, read once at start-up.
+type Config struct {
+	values map[string]string
+}
+
+// Load reads every setting from getenv (os.Getenv when nil). It fails with a
+// message naming every missing required setting.
+func Load(getenv func(string) string) (*Config, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := &Config{values: map[string]string{}}
+	var missing []string
+	for _, s := range Settings {
+		v := strings.TrimSpace(getenv(s.Name))
+		if v == "" {
+			v = s.Default
+		}
+		if v == "" && s.Required {
+			missing = append(missing, s.Name)
+		}
+		c.values[s.Name] = v
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("missing required setting(s): %s (see local.settings.sample.json)", strings.Join(missing, ", "))
+	}
+	return c, nil
+}
+
+// FromMap builds a Config from literal values (tests).
+func FromMap(m map[string]string) *Config {
+	c, err := Load(func(k string) string { return m[k] })
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func lookup(name string) Setting {
+	for _, s := range Settings {
+		if s.Name == name {
+			return s
+		}
+	}
+	panic("config: unknown setting " + name)
+}
+
+// String returns a setting's value; it panics on a name not in Settings so
+// typos fail at once.
+func (c *Config) String(name string) string {
+	lookup(name)
+	return c.values[name]
+}
+
+// Duration parses a Go duration setting.
+func (c *Config) Duration(name string) (time.Duration, error) {
+	v := c.String(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, fmt.Errorf("setting %s: %q is not a duration (e.g. 30m)", name, v)
+	}
+	return d, nil
+}
+
+// Int parses an integer setting.
+func (c *Config) Int(name string) (int, error) {
+	v := c.String(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return 0, fmt.Errorf("setting %s: %q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+// List splits a comma-separated setting.
+func (c *Config) List(name string) []string {
+	var out []string
+	for _, p := range strings.Split(c.String(name), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Port is the port the handler listens on.
+func (c *Config) Port() string {
+	if p := c.String("FUNCTIONS_CUSTOMHANDLER_PORT"); p != "" {
+		return p
+	}
+	if p := c.String("FUNCTIONS_HTTPWORKER_PORT"); p != "" {
+		return p
+	}
+	return "8080"
+}

@@ -1,0 +1,64 @@
+package domain
+
+import (
+	"context"
+	"time"
+)
+
+// Profile is a person's profile as stored in the profiles container (pk /id).
+type Profile struct {
+	ID            string    `json:"id"`
+	Owner         string    `json:"owner"` // subject (sub claim) of the owning user
+	FirstName     string    `json:"firstName"`
+	LastName      string    `json:"lastName"`
+	MaritalStatus string    `json:"maritalStatus"`
+	Description   string    `json:"description"`
+	Phone         string    `json:"phone"` // E.164
+	Version       int64     `json:"version"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+	// ETag is the store's concurrency token; never serialized to clients.
+	ETag string `json:"-"`
+}
+
+// ProfileStore is the port for profiles. Implementations translate their
+// errors to domain kinds: a missing profile is KindNotFound, a duplicate
+// create KindConflict, an ETag mismatch KindStale, throttling or
+// unavailability KindTransient.
+type ProfileStore interface {
+	GetProfile(ctx context.Context, id string) (Profile, error)
+	// CreateProfile stores a new profile; KindConflict if the id exists.
+	CreateProfile(ctx context.Context, p Profile) (Profile, error)
+	// ReplaceProfile writes p if the stored ETag still equals p.ETag
+	// (KindStale otherwise) and returns it with the new ETag.
+	ReplaceProfile(ctx context.Context, p Profile) (Profile, error)
+}
+
+// Principal is the authenticated caller, from a validated bearer token.
+type Principal struct {
+	Subject string
+	Roles   []string
+	Groups  []string
+}
+
+// RoleProfileApprover is the app role that grants approval rights.
+const RoleProfileApprover = "ProfileApprover"
+
+// HasRole reports whether the principal holds role.
+func (p Principal) HasRole(role string) bool {
+	for _, r := range p.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// InGroup reports whether the principal belongs to group.
+func (p Principal) InGroup(group string) bool {
+	for _, g := range p.Groups {
+		if g == group {
+			return true
+		}
+	}
+	return false
+}
