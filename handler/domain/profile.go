@@ -62,3 +62,17 @@ func (p Principal) InGroup(group string) bool {
 	}
 	return false
 }
+
+// ValidateProfileID checks an internal profile id from a URL: 1–64
+// characters of letters, digits, '-' or '_'.
+func ValidateProfileID(id string) error {
+	if len(id) == 0 || len(id) > 64 {
+		return E(KindInvalid, "profile id must be 1–64 characters")
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return E(KindInvalid, "profile id may hold only letters, digits, '-' and '_'")
+		}
+	}
+	return nil
+}

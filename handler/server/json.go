@@ -1,0 +1,168 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/profileflow/profileflow/handler/domain"
+)
+
+// maxJSONBody bounds JSON request bodies (profile changes are ~1 KB).
+const maxJSONBody = 64 << 10
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"Status":"Rejected","error":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// readJSONBody checks the media type and size and returns the raw body.
+func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if err != nil {
+		return nil, domain.E(domain.KindInvalid, "could not read request body")
+	}
+	if int64(len(body)) > limit {
+		return nil, domain.E(domain.KindTooLarge, "request body larger than %d bytes", limit)
+	}
+	return body, nil
+}
+
+// decodeJSON strictly decodes an application/json request body into v.
+func decodeJSON(r *http.Request, v any) error {
+	body, err := readJSONBody(r, maxJSONBody)
+	if err != nil {
+		return err
+	}
+	return StrictUnmarshal(body, v)
+}
+
+// StrictUnmarshal decodes JSON refusing invalid UTF-8, duplicate keys,
+// unknown fields, wrong types and trailing data, with a message naming the
+// field at fault.
+func StrictUnmarshal(body []byte, v any) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return domain.E(domain.KindInvalid, "request body is empty")
+	}
+	if !utf8.Valid(body) {
+		return domain.E(domain.KindInvalid, "request body is not valid UTF-8")
+	}
+	if err := checkDuplicateKeys(body); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return domain.E(domain.KindInvalid, "%s", describeJSONError(err))
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return domain.E(domain.KindInvalid, "unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func describeJSONError(err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return fmt.Sprintf("body must be a JSON %s", friendlyType(te.Type.Kind().String()))
+		}
+		return fmt.Sprintf("field %q must be %s, not %s", field, friendlyType(te.Type.Kind().String()), te.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "malformed JSON: unexpected end of input"
+	}
+	return "malformed JSON"
+}
+
+func friendlyType(kind string) string {
+	switch kind {
+	case "struct", "map":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	case "int", "int32", "int64", "uint", "uint32", "uint64", "float64", "float32":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	}
+	return "a " + kind
+}
+
+// checkDuplicateKeys walks the token stream and refuses an object with the
+// same key twice (encoding/json would silently keep the last one).
+func checkDuplicateKeys(body []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	type frame struct {
+		obj  bool
+		keys map[string]bool
+		next bool // in an object: next string token is a key
+		path string
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return domain.E(domain.KindInvalid, "%s", describeJSONError(err))
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				path := ""
+				if top != nil {
+					path = top.path
+				}
+				stack = append(stack, &frame{obj: d == '{', keys: map[string]bool{}, next: true, path: path})
+			case '}', ']':
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].obj {
+					stack[len(stack)-1].next = true
+				}
+			}
+			continue
+		}
+		if top != nil && top.obj {
+			if top.next {
+				k := tok.(string)
+				if top.keys[k] {
+					return domain.E(domain.KindInvalid, "duplicate key %q", k)
+				}
+				top.keys[k] = true
+				top.next = false
+				continue
+			}
+			top.next = true
+		}
+	}
+}

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/invoke"
+)
+
+// route is one forwarded HTTP endpoint. Function names the folder under
+// functions/ whose function.json declares the route (a test keeps them in step).
+type route struct {
+	Function string
+	Method   string
+	Pattern  string // Go ServeMux pattern, including the /api prefix
+	Handle   func(s *Server, w http.ResponseWriter, r *http.Request, p domain.Principal) error
+}
+
+// trigger is one non-HTTP function, invoked as POST /{Function}.
+type trigger struct {
+	Function string
+	Handle   func(s *Server, ctx context.Context, req *invoke.Request) (invoke.Response, error)
+}
+
+// routes is the one routing table of the API.
+var routes = []route{
+	{Function: "Profile", Method: "GET", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).getProfile},
+}
+
+// triggers is the one table of non-HTTP functions.
+var triggers = []trigger{}

@@ -1,0 +1,161 @@
+// Package server is the HTTP face of the custom handler: API routes
+// (forwarded from the Functions host) and trigger invocations (POST
+// /{FunctionName} with the invoke envelope). It maps domain errors to
+// responses and trigger outcomes in one table (errors.go).
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+
+	"time"
+
+	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/invoke"
+)
+
+// Authenticator turns an Authorization header into a principal.
+type Authenticator interface {
+	Authenticate(ctx context.Context, authorization string) (domain.Principal, error)
+}
+
+// Deps are the server's collaborators, as small interfaces.
+type Deps struct {
+	Auth     Authenticator
+	Profiles domain.ProfileStore
+	Now      func() time.Time
+	Log      *slog.Logger
+}
+
+// Server serves the API and trigger invocations.
+type Server struct {
+	Deps
+	log *slog.Logger
+	mux *http.ServeMux
+}
+
+// New builds a server over deps and registers every route and trigger.
+func New(d Deps) (*Server, error) {
+	if d.Auth == nil || d.Profiles == nil {
+		return nil, errors.New("server: Auth and Profiles are required")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &Server{Deps: d, log: d.Log, mux: http.NewServeMux()}
+	// The host's readiness and health probe: any answer, at once.
+	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	for _, rt := range routes {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.api(rt))
+	}
+	for _, tr := range triggers {
+		s.mux.Handle("POST /"+tr.Function, s.trigger(tr))
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeError(w, r, domain.E(domain.KindNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
+	})
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("X-Azure-Functions-InvocationId")
+	if id == "" {
+		id = newID()
+	}
+	ctx := context.WithValue(r.Context(), invocationKey{}, id)
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic", "invocationId", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			http.Error(w, `{"Status":"Rejected","error":"internal error"}`, http.StatusInternalServerError)
+		}
+	}()
+	s.mux.ServeHTTP(w, r.WithContext(ctx))
+}
+
+type invocationKey struct{}
+
+func invocationID(ctx context.Context) string {
+	id, _ := ctx.Value(invocationKey{}).(string)
+	return id
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// api wraps an authenticated API route.
+func (s *Server) api(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		p, err := s.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
+		if err == nil {
+			err = rt.Handle(s, w, r, p)
+		}
+		if err != nil {
+			if domain.KindOf(err) == domain.KindUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
+			s.writeError(w, r, err)
+			return
+		}
+		s.log.Info("request", "invocationId", invocationID(r.Context()), "function", rt.Function,
+			"method", r.Method, "path", r.URL.Path, "sub", p.Subject, "ms", time.Since(start).Milliseconds())
+	})
+}
+
+// trigger wraps a non-HTTP trigger invocation. Permanent failures are logged
+// and answered 2xx (the error is recorded by the handler); transient ones are
+// answered non-2xx so the host retries.
+func (s *Server) trigger(tr trigger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := invocationID(r.Context())
+		req, err := invoke.Decode(r)
+		if err != nil {
+			s.log.Warn("malformed invocation", "invocationId", id, "function", tr.Function, "err", err.Error())
+			invoke.Fail(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		resp, err := tr.Handle(s, r.Context(), req)
+		if err != nil {
+			o := outcomeOf(err)
+			if o.retry {
+				s.log.Warn("invocation failed; host will retry", "invocationId", id, "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
+				invoke.Fail(w, o.status, domain.KindOf(err).String())
+				return
+			}
+			s.log.Error("invocation failed permanently", "invocationId", id, "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
+			resp.Logs = append(resp.Logs, "permanent failure: "+domain.KindOf(err).String())
+		}
+		if err := invoke.Write(w, resp); err != nil {
+			s.log.Error("writing invocation reply", "invocationId", id, "err", err.Error())
+		}
+	})
+}
+
+// ownedProfile loads a profile and checks that p owns it.
+func (s *Server) ownedProfile(ctx context.Context, p domain.Principal, id string) (domain.Profile, error) {
+	if err := domain.ValidateProfileID(id); err != nil {
+		return domain.Profile{}, err
+	}
+	prof, err := s.Profiles.GetProfile(ctx, id)
+	if err != nil {
+		return domain.Profile{}, err
+	}
+	if prof.Owner != p.Subject {
+		return domain.Profile{}, domain.E(domain.KindForbidden, "profile %s belongs to another user", id)
+	}
+	return prof, nil
+}
