@@ -216,7 +216,9 @@ func (r *Request) DataJSON(name string, v any) error {
 	return nil
 }
 
-func isNull(raw json.RawMessage) bool { return len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" }
+func isNull(raw json.RawMessage) bool {
+	return len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null"
+}
 
 // Sys is Metadata.sys.
 type Sys struct {
