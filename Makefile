@@ -1,0 +1,62 @@
+# profileflow — two commands: `make run` (whole system locally) and `make test`.
+SHELL := /bin/bash
+GO ?= go
+APP := build/app
+GOTESTFLAGS ?=
+FUZZTIME ?= 30s
+
+.PHONY: all deps build package run test unit lint archcheck bench fuzz clean
+
+all: package
+
+# npm dependencies of the local stack (Azurite, Cosmos DB server, AMQP peer,
+# browser driver), pinned in package-lock.json.
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: node_modules/.package-lock.json
+
+build:
+	$(GO) build -o build/handler ./handler
+
+# build/app = host.json + handler binary + every function folder: the folder
+# `func start --script-root build/app` runs and deployment publishes.
+package:
+	rm -rf $(APP) && mkdir -p $(APP)
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(APP)/handler ./handler
+	cp host.json $(APP)/
+	cp -r functions/* $(APP)/
+	@echo "packaged $(APP): $$(ls $(APP) | tr '\n' ' ')"
+
+# Starts Azurite, the Cosmos DB stand-in, the fake Twilio API and the
+# development host with the handler on http://127.0.0.1:7071; Ctrl-C stops all.
+run: deps package
+	$(GO) build -o build/localrun ./dev/cmd/localrun
+	exec build/localrun -app $(APP)
+
+lint:
+	@unformatted=$$(gofmt -l handler dev); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# Unit, integration (real stand-ins started by the tests) and end-to-end
+# tests (development host + handler). Tests never skip: a stand-in that
+# cannot start fails the run.
+test: deps package lint
+	PROFILEFLOW_APP_DIR=$(CURDIR)/$(APP) $(GO) test -count=1 -timeout 25m $(GOTESTFLAGS) ./...
+
+unit:
+	$(GO) test -count=1 -short ./handler/...
+
+bench: deps package
+	PROFILEFLOW_APP_DIR=$(CURDIR)/$(APP) $(GO) test -run '^$$' -bench . -benchmem ./handler/... ./dev/...
+
+# Long fuzz runs, FUZZTIME each (not part of `make test`; the seed corpora run there).
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./handler/... ./dev/...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; done
+
+clean:
+	rm -rf build

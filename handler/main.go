@@ -1,0 +1,109 @@
+// Command handler is profileflow's Azure Functions custom handler. The
+// Functions host (or the development host) starts it with
+// FUNCTIONS_CUSTOMHANDLER_PORT and forwards HTTP requests and trigger
+// invocations to it on 127.0.0.1. This file only reads configuration and
+// wires adapters to the server.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/auth"
+	"github.com/profileflow/profileflow/handler/config"
+	"github.com/profileflow/profileflow/handler/cosmosdb"
+	"github.com/profileflow/profileflow/handler/server"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "profileflow handler:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfg, err := config.Load(nil)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.String("PROFILEFLOW_LOG_LEVEL"))
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	deps, err := wire(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(deps)
+	if err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort("127.0.0.1", cfg.Port())
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	log.Info("handler listening", "addr", addr)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// Drain in-flight requests before exiting.
+	log.Info("shutting down; draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// wire builds the adapters from configuration. No network call happens
+// here, so the handler answers the host's readiness probe at once.
+func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Deps, error) {
+	verifier, err := auth.New(ctx, cfg.String("OIDC_ISSUER_URL"), cfg.String("OIDC_AUDIENCE"))
+	if err != nil {
+		return server.Deps{}, fmt.Errorf("identity: %w", err)
+	}
+	cosmos, err := cosmosdb.New(cfg.String("COSMOS_ENDPOINT"), cfg.String("COSMOS_KEY"))
+	if err != nil {
+		return server.Deps{}, fmt.Errorf("cosmos: %w", err)
+	}
+	db := cfg.String("COSMOS_DATABASE")
+	profiles := cosmosdb.NewProfileStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_PROFILES")))
+
+	return server.Deps{
+		Auth:     verifier,
+		Profiles: profiles,
+		Log:      log,
+	}, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
+}
