@@ -23,11 +23,7 @@ build:
 # build/app = host.json + handler binary + every function folder: the folder
 # `func start --script-root build/app` runs and deployment publishes.
 package:
-	rm -rf $(APP) && mkdir -p $(APP)
-	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build -trimpath -ldflags='-s -w' -o $(APP)/handler ./handler
-	cp host.json $(APP)/
-	cp -r functions/* $(APP)/
-	@echo "packaged $(APP): $$(ls $(APP) | tr '\n' ' ')"
+	$(GO) run ./dev/cmd/package -o $(APP)
 
 # Starts Azurite, the Cosmos DB stand-in, the fake Twilio API and the
 # development host with the handler on http://127.0.0.1:7071; Ctrl-C stops all.

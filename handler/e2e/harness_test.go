@@ -1,0 +1,145 @@
+// Package e2e holds end-to-end tests: HTTP client → development host →
+// packaged handler → real stand-ins (Azurite, Cosmos DB server, fake Twilio).
+// TestMain packages the app and starts the whole local system once on free
+// loopback ports; every test uses it. Nothing is skipped: if the system
+// cannot start, the run fails.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/profileflow/profileflow/dev/local"
+	"github.com/profileflow/profileflow/dev/stack"
+)
+
+var sys *local.System
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	tmp, err := os.MkdirTemp("", "profileflow-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	app := filepath.Join(tmp, "app")
+	if err := local.Package(root, app); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: package:", err)
+		return 1
+	}
+	var handlerLog bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sys, err = local.Start(ctx, local.Options{
+		AppDir:        app,
+		LogDir:        filepath.Join(tmp, "logs"),
+		HandlerOutput: &syncWriter{w: &handlerLog},
+		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Seed:          true,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: local system did not start:", err)
+		return 1
+	}
+	code := m.Run()
+	if code != 0 && os.Getenv("E2E_SHOW_HANDLER_LOG") != "" {
+		fmt.Fprintln(os.Stderr, handlerLog.String())
+	}
+	if err := sys.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e: stop:", err)
+	}
+	return code
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+// token mints a dev token through the development host's /dev/token, as a
+// developer or the UI would.
+func token(t testing.TB, sub string, roles ...string) string {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"sub": sub, "roles": roles, "groups": []string{}})
+	resp, err := http.Post(sys.URL+"/dev/token", "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tr struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&tr) != nil || tr.TokenType != "Bearer" || tr.ExpiresIn <= 0 {
+		t.Fatalf("/dev/token: %d %+v", resp.StatusCode, tr)
+	}
+	return tr.AccessToken
+}
+
+// call sends a request to the development host and decodes a JSON answer.
+func call(t testing.TB, method, path, bearer string, body any, hdr map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		switch b := body.(type) {
+		case string:
+			rd = bytes.NewReader([]byte(b))
+		case []byte:
+			rd = bytes.NewReader(b)
+		default:
+			j, _ := json.Marshal(b)
+			rd = bytes.NewReader(j)
+		}
+	}
+	req, err := http.NewRequest(method, sys.URL+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	_ = json.Unmarshal(raw, &m)
+	if m == nil {
+		m = map[string]any{"_raw": string(raw)}
+	}
+	return resp, m
+}
