@@ -349,8 +349,8 @@ function readMeta(account) {
 }
 
 // Install the replacements before routes.js captures the handlers.
-// X
-// Y
+load("handler/read-document").default = readDocument;
+load("handler/batch-documents").default = batchDocuments;
 load("handler/read-meta").default = readMeta;
 
 const emu = load("index");
