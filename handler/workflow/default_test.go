@@ -1,0 +1,269 @@
+package workflow
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/domain"
+)
+
+var (
+	approver   = []string{"ProfileApprover"}
+	supervisor = []string{"ProfileSupervisor"}
+)
+
+func changeVars(fields ...string) map[string]any {
+	v := map[string]any{"changedFields": fields, "requester": "rita", "attachmentCount": 0}
+	for _, f := range fields {
+		switch f {
+		case "firstName":
+			v["nameChanged"] = true
+		case "lastName":
+			v["nameChanged"], v["lastNameChanged"] = true, true
+		}
+	}
+	return v
+}
+
+func startDefault(t *testing.T, vars map[string]any) (*Definition, *Instance, Effects, *recorder, ServiceHandlers) {
+	t.Helper()
+	def := mustParse(t, defaultDefinition)
+	rec, svc := newRecorder("applyChange", "notify")
+	in, eff, err := Start(context.Background(), def, "req-1", vars, t0, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return def, in, eff, rec, svc
+}
+
+func scanned(clean bool) Event {
+	return Event{ID: "scan", Type: EventMessage, Name: "attachmentsScanned", Vars: map[string]any{"allClean": clean}}
+}
+
+func decision(id, task string, d DecisionKind, actor string, groups []string, comment string) Event {
+	return Event{ID: id, Type: EventTaskDecision, TaskID: task, Decision: d, Actor: actor, Groups: groups, Comment: comment}
+}
+
+func TestDefaultDescriptionOnly(t *testing.T) {
+	_, in, eff, rec, _ := startDefault(t, changeVars("description"))
+	if in.Status != StatusCompleted || in.Outcome.End != "EndCompleted" || eff.Outcome == nil {
+		t.Fatalf("status %s outcome %+v", in.Status, in.Outcome)
+	}
+	if rec.calls["applyChange"] != 1 || rec.calls["notify"] != 1 {
+		t.Fatalf("calls = %v", rec.calls)
+	}
+	if len(eff.TasksCreated) != 0 || len(eff.TimersScheduled) != 0 || len(in.Tokens) != 0 {
+		t.Fatalf("unexpected waits: %+v", eff)
+	}
+	if n := eff.Notifications; len(n) != 1 || n[0].Kind != "completed" || n[0].ID != "req-1/completed" {
+		t.Fatalf("notifications = %+v", n)
+	}
+}
+
+func TestDefaultLastNameTwoApprovers(t *testing.T) {
+	vars := changeVars("lastName", "description")
+	vars["attachmentCount"] = 1
+	def, in, eff, rec, svc := startDefault(t, vars)
+	if in.Status != StatusRunning || len(in.Messages) != 1 || in.Messages[0].Message != "attachmentsScanned" {
+		t.Fatalf("not waiting for the scan: %s %+v", in.Status, in.Messages)
+	}
+	if eff.Outcome != nil || rec.calls["applyChange"] != 0 {
+		t.Fatal("applied before approval")
+	}
+	eff = mustDeliver(t, in, def, scanned(true), t0.Add(time.Minute), svc)
+	if len(eff.TasksCreated) != 1 || eff.TasksCreated[0].Element != "Approve1" || len(eff.TimersScheduled) != 2 {
+		t.Fatalf("after scan: %+v", eff)
+	}
+	first := eff.TasksCreated[0].ID
+	mustDeliver(t, in, def, decision("d1", first, Approve, "alice", approver, "ok"), t0.Add(time.Hour), svc)
+	open := in.OpenTasks()
+	if len(open) != 1 || open[0].Element != "Approve2" {
+		t.Fatalf("second approval not open: %+v", open)
+	}
+	_, err := in.Deliver(context.Background(), def, decision("d2", open[0].ID, Approve, "alice", approver, ""), t0.Add(2*time.Hour), svc)
+	wantKind(t, err, domain.KindForbidden)
+	_, err = in.Deliver(context.Background(), def, decision("d3", open[0].ID, Approve, "rita", approver, ""), t0.Add(2*time.Hour), svc)
+	wantKind(t, err, domain.KindForbidden)
+	eff = mustDeliver(t, in, def, decision("d4", open[0].ID, Approve, "bob", approver, ""), t0.Add(3*time.Hour), svc)
+	if in.Status != StatusCompleted || eff.Outcome == nil || rec.calls["applyChange"] != 1 || rec.calls["notify"] != 1 {
+		t.Fatalf("status %s calls %v", in.Status, rec.calls)
+	}
+	if len(eff.TimersCancelled) != 2 {
+		t.Fatalf("second task's timers not cancelled: %v", eff.TimersCancelled)
+	}
+	// History is append-only and names the approvers.
+	var actors []string
+	for _, h := range in.History {
+		if h.Type == "taskDecided" {
+			actors = append(actors, h.Actor)
+		}
+	}
+	if strings.Join(actors, ",") != "alice,bob" {
+		t.Fatalf("decisions in history = %v", actors)
+	}
+}
+
+func TestDefaultSingleApproval(t *testing.T) {
+	for _, fields := range [][]string{{"firstName"}, {"maritalStatus"}} {
+		vars := changeVars(fields...)
+		vars["attachmentCount"] = 2
+		def, in, _, rec, svc := startDefault(t, vars)
+		mustDeliver(t, in, def, scanned(true), t0, svc)
+		mustDeliver(t, in, def, decision("d1", "Approve1", Approve, "alice", approver, ""), t0, svc)
+		if in.Status != StatusCompleted || rec.calls["applyChange"] != 1 {
+			t.Fatalf("%v: status %s", fields, in.Status)
+		}
+	}
+}
+
+func TestDefaultFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		vars   map[string]any
+		events []Event
+		end    string
+		reason string
+	}{
+		{"no evidence", changeVars("maritalStatus"), nil, "EndNoEvidence", "at least one evidence document"},
+		{"infected attachment", withAttachments(changeVars("firstName")), []Event{scanned(false)}, "EndNotClean", "malware scan"},
+		{"rejected", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", Reject, "alice", approver, "document unreadable")}, "EndRejected1", "document unreadable"},
+		{"rejected without comment", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", Reject, "alice", approver, "")}, "EndRejected1", "rejected by the approver"},
+		{"sent back", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", SendBack, "alice", approver, "wrong page")}, "EndRejected1", "sent back for changes: wrong page"},
+		{"second approver rejects", withAttachments(changeVars("lastName")), []Event{scanned(true), decision("d1", "Approve1", Approve, "alice", approver, ""), decision("d2", "Approve2", Reject, "bob", approver, "name mismatch")}, "EndRejected2", "name mismatch"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			def, in, eff, rec, svc := startDefault(t, tc.vars)
+			for _, ev := range tc.events {
+				eff = mustDeliver(t, in, def, ev, t0, svc)
+			}
+			if in.Status != StatusFailed || in.Outcome.End != tc.end || !strings.Contains(in.Outcome.Reason, tc.reason) {
+				t.Fatalf("status %s outcome %+v, want failed at %s with %q", in.Status, in.Outcome, tc.end, tc.reason)
+			}
+			if eff.Outcome == nil || eff.Outcome.Status != StatusFailed {
+				t.Fatalf("effects outcome %+v", eff.Outcome)
+			}
+			if rec.calls["applyChange"] != 0 {
+				t.Fatal("change applied on a failed path")
+			}
+			if n := eff.Notifications[len(eff.Notifications)-1]; n.Kind != "failed" || !strings.Contains(n.Reason, tc.reason) {
+				t.Fatalf("terminal notification = %+v", n)
+			}
+			if len(in.Timers) != 0 || len(in.OpenTasks()) != 0 || len(in.Tokens) != 0 {
+				t.Fatal("waits left after failure")
+			}
+		})
+	}
+}
+
+func withAttachments(v map[string]any) map[string]any {
+	v["attachmentCount"] = 1
+	return v
+}
+
+func TestDefaultReminderAndEscalation(t *testing.T) {
+	def, in, _, rec, svc := startDefault(t, withAttachments(changeVars("lastName")))
+	eff := mustDeliver(t, in, def, scanned(true), t0, svc)
+	var remind, escalate Timer
+	for _, tm := range eff.TimersScheduled {
+		switch tm.Element {
+		case "Remind1":
+			remind = tm
+		case "Escalate1":
+			escalate = tm
+		}
+	}
+	if !remind.Due.Equal(t0.Add(24*time.Hour)) || !escalate.Due.Equal(t0.Add(72*time.Hour)) {
+		t.Fatalf("timers = %+v", eff.TimersScheduled)
+	}
+	eff = mustDeliver(t, in, def, Event{ID: remind.ID, Type: EventTimerFired, TimerID: remind.ID}, remind.Due, svc)
+	if len(eff.Notifications) != 1 || eff.Notifications[0].Kind != "reminder" || eff.Notifications[0].Groups[0] != "ProfileApprover" {
+		t.Fatalf("reminder effects = %+v", eff)
+	}
+	if open := in.OpenTasks(); len(open) != 1 || open[0].Element != "Approve1" {
+		t.Fatalf("task not still waiting: %+v", open)
+	}
+	eff = mustDeliver(t, in, def, Event{ID: escalate.ID, Type: EventTimerFired, TimerID: escalate.ID}, escalate.Due, svc)
+	open := in.OpenTasks()
+	if len(open) != 1 || open[0].Element != "Approve1Sup" || open[0].CandidateGroups[0] != "ProfileSupervisor" {
+		t.Fatalf("not reassigned to the supervisor: %+v", open)
+	}
+	if in.Tasks[0].State != TaskInterrupted {
+		t.Fatalf("original task = %+v", in.Tasks[0])
+	}
+	// Approvers can no longer decide; supervisors can.
+	_, err := in.Deliver(context.Background(), def, decision("x", open[0].ID, Approve, "alice", approver, ""), escalate.Due, svc)
+	wantKind(t, err, domain.KindForbidden)
+	mustDeliver(t, in, def, decision("s1", open[0].ID, Approve, "sam", supervisor, ""), escalate.Due, svc)
+	second := in.OpenTasks()
+	if len(second) != 1 || second[0].Element != "Approve2" {
+		t.Fatalf("second approval = %+v", second)
+	}
+	// The supervisor's approval counts for four-eyes too.
+	_, err = in.Deliver(context.Background(), def, decision("s2", second[0].ID, Approve, "sam", approver, ""), escalate.Due, svc)
+	wantKind(t, err, domain.KindForbidden)
+	mustDeliver(t, in, def, decision("b", second[0].ID, Approve, "bob", approver, ""), escalate.Due, svc)
+	if in.Status != StatusCompleted || rec.calls["applyChange"] != 1 {
+		t.Fatalf("status %s", in.Status)
+	}
+}
+
+func TestDefaultCancel(t *testing.T) {
+	def, in, _, rec, svc := startDefault(t, withAttachments(changeVars("lastName")))
+	mustDeliver(t, in, def, scanned(true), t0, svc)
+	eff := mustDeliver(t, in, def, Event{ID: "c", Type: EventCancel, Actor: "rita", Comment: "changed my mind"}, t0.Add(time.Hour), svc)
+	if in.Status != StatusTerminated || eff.Outcome == nil || eff.Outcome.Status != StatusTerminated || in.Outcome.Actor != "rita" || in.Outcome.Reason != "changed my mind" {
+		t.Fatalf("status %s outcome %+v", in.Status, in.Outcome)
+	}
+	if len(eff.TimersCancelled) != 2 || len(in.OpenTasks()) != 0 || in.Tasks[0].State != TaskCancelled {
+		t.Fatalf("cancel effects %+v tasks %+v", eff, in.Tasks)
+	}
+	_, err := in.Deliver(context.Background(), def, Event{ID: "c2", Type: EventCancel}, t0, svc)
+	wantKind(t, err, domain.KindConflict)
+	_, err = in.Deliver(context.Background(), def, decision("d", "Approve1", Approve, "alice", approver, ""), t0, svc)
+	wantKind(t, err, domain.KindConflict)
+	got := mustDeliver(t, in, def, scanned(true), t0, svc) // same id as before: duplicate
+	if !got.Duplicate {
+		t.Fatal("duplicate not detected")
+	}
+	got = mustDeliver(t, in, def, Event{ID: "scan-late", Type: EventMessage, Name: "attachmentsScanned"}, t0, svc)
+	if got.Ignored == "" {
+		t.Fatal("message after termination not ignored")
+	}
+	if rec.calls["applyChange"] != 0 {
+		t.Fatal("applied after cancel")
+	}
+}
+
+func TestDefaultSurvivesJSONRoundTrip(t *testing.T) {
+	def, in, _, rec, svc := startDefault(t, withAttachments(changeVars("lastName")))
+	load := func() {
+		b, err := json.Marshal(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fresh Instance
+		if err := json.Unmarshal(b, &fresh); err != nil {
+			t.Fatal(err)
+		}
+		in = &fresh
+	}
+	load()
+	mustDeliver(t, in, def, scanned(true), t0, svc)
+	load()
+	mustDeliver(t, in, def, decision("d1", "Approve1", Approve, "alice", approver, ""), t0, svc)
+	load()
+	_, err := in.Deliver(context.Background(), def, decision("d2", "Approve2", Approve, "alice", approver, ""), t0, svc)
+	wantKind(t, err, domain.KindForbidden)
+	load()
+	if !mustDeliver(t, in, def, decision("d1", "Approve1", Approve, "alice", approver, ""), t0, svc).Duplicate {
+		t.Fatal("processed ids lost in JSON")
+	}
+	mustDeliver(t, in, def, decision("d3", "Approve2", Approve, "bob", approver, ""), t0, svc)
+	if in.Status != StatusCompleted || rec.calls["applyChange"] != 1 {
+		t.Fatalf("status %s", in.Status)
+	}
+}
