@@ -108,10 +108,8 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body [
 	}
 	out.Header.Del("Content-Length")
 	if len(body) == 0 {
+		// The host re-adds Content-Type only on request content.
 		out.Header.Del("Content-Type")
-		if ct := r.Header.Get("Content-Type"); ct != "" && r.ContentLength > 0 {
-			out.Header.Set("Content-Type", ct)
-		}
 	}
 	out.ContentLength = int64(len(body))
 	out.Host = r.Host

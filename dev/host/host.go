@@ -224,6 +224,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.Static.ServeHTTP(w, r)
 		return
 	}
+	if underPrefix {
+		h.log.Info("no declared function matches; 404 as the Functions host", "method", r.Method, "path", p)
+	}
 	http.NotFound(w, r)
 }
 

@@ -324,6 +324,9 @@ func parseParam(body string) (*routeParam, error) {
 				}
 			}
 		}
+		if c.name == "regex" && c.re == nil {
+			return nil, fmt.Errorf("parameter %q: regex constraint needs (expression)", p.name)
+		}
 		if err := c.validate(); err != nil {
 			return nil, fmt.Errorf("parameter %q: %v", p.name, err)
 		}

@@ -158,7 +158,7 @@ func FuzzRoute(f *testing.F) {
 		}
 		// A template without parameters matches its own text.
 		if !strings.ContainsAny(tmpl, "{}") {
-			if _, ok := r.Match(tmpl); !ok {
+			if _, ok := r.Match("/" + strings.Trim(tmpl, "/")); !ok {
 				t.Fatalf("literal template %q does not match itself", tmpl)
 			}
 		}

@@ -1,0 +1,388 @@
+package mfa
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/domain"
+)
+
+// Service runs challenges, verifications and token checks.
+type Service struct {
+	store    Store
+	verifier Verifier
+	signer   *Signer
+	policy   Policy
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// Options configure a Service. Store, Verifier and Signer are required.
+type Options struct {
+	Store    Store
+	Verifier Verifier
+	Signer   *Signer
+	Policy   *Policy          // nil: DefaultPolicy
+	Now      func() time.Time // nil: time.Now
+	Logger   *slog.Logger     // nil: slog.Default()
+}
+
+// NewService builds a Service.
+func NewService(o Options) (*Service, error) {
+	if o.Store == nil || o.Verifier == nil || o.Signer == nil {
+		return nil, errors.New("mfa: Store, Verifier and Signer are required")
+	}
+	s := &Service{store: o.Store, verifier: o.Verifier, signer: o.Signer, policy: DefaultPolicy, now: o.Now, log: o.Logger}
+	if o.Policy != nil {
+		s.policy = *o.Policy
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	return s, nil
+}
+
+// ChallengeResult is the answer to a started challenge.
+type ChallengeResult struct {
+	ChallengeID string    `json:"challengeId"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+	Channel     string    `json:"channel"`
+	To          string    `json:"to"` // masked phone number
+}
+
+// TokenResult is the answer to a verified code.
+type TokenResult struct {
+	Token     string    `json:"mfaToken"`
+	ExpiresAt time.Time `json:"expiresAt"`
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// MaskPhone keeps the "+" and the last 4 digits: +15555551000 → +*******1000.
+func MaskPhone(phone string) string {
+	if len(phone) < 2 {
+		return strings.Repeat("*", len(phone))
+	}
+	prefix, digits := "", phone
+	if phone[0] == '+' {
+		prefix, digits = "+", phone[1:]
+	}
+	if len(digits) <= 4 {
+		return prefix + strings.Repeat("*", len(digits))
+	}
+	return prefix + strings.Repeat("*", len(digits)-4) + digits[len(digits)-4:]
+}
+
+// maxRetries bounds ETag-checked read-modify-write loops.
+const maxRetries = 8
+
+// updateLimits runs fn over the profile's fresh counters and saves them with
+// an ETag check, retrying on KindStale. fn returning an error aborts without
+// saving.
+func (s *Service) updateLimits(ctx context.Context, profileID string, fn func(l *Limits, now time.Time) error) (Limits, error) {
+	for range maxRetries {
+		l, err := s.store.GetLimits(ctx, profileID)
+		if domain.Is(err, domain.KindNotFound) {
+			l, err = Limits{ProfileID: profileID}, nil
+		}
+		if err != nil {
+			return Limits{}, err
+		}
+		now := s.now().UTC()
+		s.policy.prune(&l, now)
+		if err := fn(&l, now); err != nil {
+			return l, err
+		}
+		saved, err := s.store.SaveLimits(ctx, l)
+		if domain.Is(err, domain.KindStale) {
+			continue
+		}
+		return saved, err
+	}
+	return Limits{}, domain.E(domain.KindTransient, "MFA counters are busy; retry shortly")
+}
+
+// Challenge sends an SMS PIN to the profile's phone. The caller must already
+// have checked that p owns prof (server.ownedProfile); it is checked again.
+func (s *Service) Challenge(ctx context.Context, p domain.Principal, prof domain.Profile) (ChallengeResult, error) {
+	if p.Subject == "" || prof.Owner != p.Subject {
+		return ChallengeResult{}, domain.E(domain.KindForbidden, "you can only verify for your own profile")
+	}
+	if !e164.MatchString(prof.Phone) {
+		return ChallengeResult{}, domain.E(domain.KindInvalid, "the profile has no phone number that can receive SMS codes (E.164, e.g. +15555551000)")
+	}
+	// Reserve a send slot first, so concurrent challenges cannot exceed the limit.
+	var reserved time.Time
+	_, err := s.updateLimits(ctx, prof.ID, func(l *Limits, now time.Time) error {
+		if d := s.policy.lockedFor(*l, now); d > 0 {
+			return lockedError(d)
+		}
+		if d := s.policy.sendBlockedFor(*l, now); d > 0 {
+			return &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
+				Msg: "too many SMS codes requested for this profile (at most 5 per hour); try again later"}
+		}
+		l.Sends = append(l.Sends, now)
+		reserved = now
+		return nil
+	})
+	if err != nil {
+		return ChallengeResult{}, err
+	}
+	sid, err := s.verifier.StartVerification(ctx, prof.Phone)
+	if err != nil {
+		s.log.WarnContext(ctx, "mfa: starting SMS verification failed", "profileId", prof.ID, "kind", domain.KindOf(err).String(), "err", err)
+		// The provider refused outright (no SMS sent): give the slot back.
+		// After a timeout or 5xx an SMS may have gone out, so the slot stays used.
+		if k := domain.KindOf(err); k == domain.KindInvalid || k == domain.KindRateLimited {
+			s.releaseSend(ctx, prof.ID, reserved)
+		}
+		return ChallengeResult{}, err
+	}
+	id, err := randomID()
+	if err != nil {
+		return ChallengeResult{}, domain.Wrap(domain.KindInternal, err, "could not create a challenge")
+	}
+	now := s.now().UTC()
+	c := Challenge{
+		ID:             id,
+		ProfileID:      prof.ID,
+		Subject:        p.Subject,
+		Phone:          prof.Phone,
+		VerificationID: sid,
+		CreatedAt:      now,
+		ExpiresAt:      now.Add(s.policy.ChallengeTTL),
+		Status:         StatusPending,
+	}
+	if _, err := s.store.CreateChallenge(ctx, c); err != nil {
+		return ChallengeResult{}, err
+	}
+	s.log.InfoContext(ctx, "mfa: challenge sent", "challengeId", c.ID, "profileId", c.ProfileID)
+	return ChallengeResult{ChallengeID: c.ID, ExpiresAt: c.ExpiresAt, Channel: "sms", To: MaskPhone(c.Phone)}, nil
+}
+
+// releaseSend removes a reserved send slot (best effort).
+func (s *Service) releaseSend(ctx context.Context, profileID string, at time.Time) {
+	if _, err := s.updateLimits(ctx, profileID, func(l *Limits, _ time.Time) error {
+		for i, t := range l.Sends {
+			if t.Equal(at) {
+				l.Sends = append(l.Sends[:i], l.Sends[i+1:]...)
+				break
+			}
+		}
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "mfa: releasing a send slot failed", "profileId", profileID, "err", err)
+	}
+}
+
+var (
+	codePattern        = regexp.MustCompile(`^[0-9]{4,10}$`)
+	challengeIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+func challengeNotFound() error {
+	return domain.E(domain.KindNotFound, "challenge not found")
+}
+
+// Verify checks code for the caller's challenge and returns an MFA token.
+func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, code string) (TokenResult, error) {
+	if challengeID == "" || code == "" {
+		return TokenResult{}, domain.E(domain.KindInvalid, "challengeId and code are required")
+	}
+	if !challengeIDPattern.MatchString(challengeID) {
+		return TokenResult{}, domain.E(domain.KindInvalid, "challengeId is malformed")
+	}
+	if !codePattern.MatchString(code) {
+		return TokenResult{}, domain.E(domain.KindInvalid, "code must be the digits of the SMS code")
+	}
+
+	// Reserve one check of the challenge (ETag-checked) before asking the provider.
+	var c Challenge
+	for i := 0; ; i++ {
+		if i == maxRetries {
+			return TokenResult{}, domain.E(domain.KindTransient, "the challenge is busy; retry shortly")
+		}
+		var err error
+		c, err = s.store.GetChallenge(ctx, challengeID)
+		if domain.Is(err, domain.KindNotFound) {
+			return TokenResult{}, challengeNotFound()
+		}
+		if err != nil {
+			return TokenResult{}, err
+		}
+		if c.Subject != p.Subject || p.Subject == "" {
+			// Do not reveal that another user's challenge exists.
+			return TokenResult{}, challengeNotFound()
+		}
+		now := s.now().UTC()
+		switch {
+		case c.Status == StatusApproved || c.Status == StatusUsed:
+			return TokenResult{}, domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
+		case c.Status == StatusExpired || !now.Before(c.ExpiresAt):
+			return TokenResult{}, domain.E(domain.KindGone, "the code has expired; request a new code")
+		}
+		lim, err := s.store.GetLimits(ctx, c.ProfileID)
+		if err != nil && !domain.Is(err, domain.KindNotFound) {
+			return TokenResult{}, err
+		}
+		s.policy.prune(&lim, now)
+		if d := s.policy.lockedFor(lim, now); d > 0 {
+			return TokenResult{}, lockedError(d)
+		}
+		if c.Attempts >= s.policy.MaxChecksPerChallenge {
+			// Retry-After: when a new challenge may be requested.
+			d := max(s.policy.sendBlockedFor(lim, now), time.Second)
+			return TokenResult{}, &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
+				Msg:     "too many wrong codes for this challenge; request a new code",
+				Details: map[string]any{"attemptsLeft": 0}}
+		}
+		c.Attempts++
+		c, err = s.store.ReplaceChallenge(ctx, c)
+		if domain.Is(err, domain.KindStale) {
+			continue
+		}
+		if err != nil {
+			return TokenResult{}, err
+		}
+		break
+	}
+
+	approved, err := s.verifier.CheckVerification(ctx, c.VerificationID, c.Phone, code)
+	if err != nil {
+		if domain.Is(err, domain.KindGone) {
+			s.setStatus(ctx, c.ID, StatusPending, StatusExpired)
+		}
+		s.log.WarnContext(ctx, "mfa: checking SMS code failed", "challengeId", c.ID, "kind", domain.KindOf(err).String(), "err", err)
+		return TokenResult{}, err
+	}
+	if !approved {
+		return TokenResult{}, s.recordFailure(ctx, c)
+	}
+
+	// Approved: mark the challenge (exactly one verify wins), then sign.
+	for i := 0; ; i++ {
+		if i == maxRetries {
+			return TokenResult{}, domain.E(domain.KindTransient, "the challenge is busy; retry shortly")
+		}
+		if c.Status != StatusPending {
+			return TokenResult{}, domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
+		}
+		c.Status = StatusApproved
+		_, err := s.store.ReplaceChallenge(ctx, c)
+		if err == nil {
+			break
+		}
+		if !domain.Is(err, domain.KindStale) {
+			return TokenResult{}, err
+		}
+		if c, err = s.store.GetChallenge(ctx, c.ID); err != nil {
+			return TokenResult{}, err
+		}
+	}
+	// A success clears the failure count (best effort: the code was right).
+	if _, err := s.updateLimits(ctx, c.ProfileID, func(l *Limits, _ time.Time) error {
+		l.Failures = nil
+		return nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "mfa: clearing failure count failed", "profileId", c.ProfileID, "err", err)
+	}
+	tok, claims, err := s.signer.Issue(c.Subject, c.ProfileID, c.ID, s.now().UTC())
+	if err != nil {
+		return TokenResult{}, domain.Wrap(domain.KindInternal, err, "could not issue the MFA token")
+	}
+	s.log.InfoContext(ctx, "mfa: code verified", "challengeId", c.ID, "profileId", c.ProfileID)
+	return TokenResult{Token: tok, ExpiresAt: claims.Expiry()}, nil
+}
+
+// recordFailure counts a wrong code against the profile and answers 401 with
+// the attempts left, or 429 once the profile is locked.
+func (s *Service) recordFailure(ctx context.Context, c Challenge) error {
+	var locked time.Duration
+	l, err := s.updateLimits(ctx, c.ProfileID, func(l *Limits, now time.Time) error {
+		l.Failures = append(l.Failures, now)
+		locked = s.policy.lockedFor(*l, now)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if locked > 0 {
+		s.log.WarnContext(ctx, "mfa: profile locked after failed codes", "profileId", c.ProfileID)
+		return lockedError(locked)
+	}
+	left := min(s.policy.MaxChecksPerChallenge-c.Attempts, s.policy.MaxFailuresPerWindow-len(l.Failures))
+	left = max(left, 0)
+	msg := "wrong code"
+	if left == 0 {
+		msg = "wrong code; no attempts left for this challenge, request a new code"
+	}
+	return &domain.Error{Kind: domain.KindUnauthorized, Msg: msg, Details: map[string]any{"attemptsLeft": left}}
+}
+
+// setStatus moves a challenge from one status to another, best effort.
+func (s *Service) setStatus(ctx context.Context, id, from, to string) {
+	for range maxRetries {
+		c, err := s.store.GetChallenge(ctx, id)
+		if err != nil || c.Status != from {
+			return
+		}
+		c.Status = to
+		if _, err = s.store.ReplaceChallenge(ctx, c); !domain.Is(err, domain.KindStale) {
+			return
+		}
+	}
+}
+
+// Check validates an MFA token for a change of profileID by p, without any
+// network call and without consuming it. Missing, malformed, forged or
+// expired tokens are KindUnauthorized; a token of another user, another
+// profile or another purpose is KindForbidden.
+func (s *Service) Check(ctx context.Context, token string, p domain.Principal, profileID string) (Claims, error) {
+	c, err := s.signer.Parse(token, s.now())
+	if err != nil {
+		return Claims{}, err
+	}
+	if c.Purpose != PurposeProfileUpdate {
+		return Claims{}, domain.E(domain.KindForbidden, "the MFA token was not issued for profile updates")
+	}
+	if p.Subject == "" || c.Subject != p.Subject {
+		return Claims{}, domain.E(domain.KindForbidden, "the MFA token was issued to another user")
+	}
+	if c.ProfileID != profileID {
+		return Claims{}, domain.E(domain.KindForbidden, "the MFA token was issued for another profile")
+	}
+	return c, nil
+}
+
+// Consume records the single use of a checked token. Call it only when the
+// change is accepted (just before committing it): a token already used is
+// KindConflict.
+func (s *Service) Consume(ctx context.Context, c Claims) error {
+	if c.ID == "" {
+		return domain.E(domain.KindUnauthorized, "the MFA token is invalid")
+	}
+	err := s.store.CreateTokenUse(ctx, TokenUse{
+		TokenID:   c.ID,
+		ProfileID: c.ProfileID,
+		Subject:   c.Subject,
+		UsedAt:    s.now().UTC(),
+		ExpiresAt: c.Expiry(),
+	})
+	if domain.Is(err, domain.KindConflict) {
+		return domain.E(domain.KindConflict, "the MFA token was already used; verify a new SMS code for another change")
+	}
+	if err != nil {
+		return err
+	}
+	if c.Challenge != "" {
+		s.setStatus(ctx, c.Challenge, StatusApproved, StatusUsed)
+	}
+	return nil
+}
