@@ -20,7 +20,10 @@ import (
 	"github.com/profileflow/profileflow/handler/auth"
 	"github.com/profileflow/profileflow/handler/config"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
+	"github.com/profileflow/profileflow/handler/idempotency"
+	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/server"
+	"github.com/profileflow/profileflow/handler/workflow"
 )
 
 func main() {
@@ -93,10 +96,32 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	db := cfg.String("COSMOS_DATABASE")
 	profiles := cosmosdb.NewProfileStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_PROFILES")))
 
+	// MFA (issue 3): Twilio Verify + mfa container + token key; see mfa_wire.go.
+	mfaSvc, _, err := wireMFA(cfg, cosmos, log)
+	if err != nil {
+		return server.Deps{}, fmt.Errorf("mfa: %w", err)
+	}
+
+	// Change requests (issue 5): request records and field locks in the
+	// requests container, idempotency keys, the BPMN definition.
+	def, err := workflow.ParseFile(cfg.String("WORKFLOW_DEFINITION"))
+	if err != nil {
+		return server.Deps{}, fmt.Errorf("setting WORKFLOW_DEFINITION: %w", err)
+	}
+	reqStore := cosmosdb.NewRequestStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_REQUESTS")))
+	requests := &request.Service{Requests: reqStore, Locks: reqStore, Profiles: profiles, Definition: def, Log: log}
+	if err := def.CheckHandlers(requests.Handlers()); err != nil {
+		return server.Deps{}, err
+	}
+	idem := &idempotency.Keys{Store: cosmosdb.NewIdempotencyStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))}
+
 	return server.Deps{
-		Auth:     verifier,
-		Profiles: profiles,
-		Log:      log,
+		Auth:        verifier,
+		Profiles:    profiles,
+		MFA:         mfaSvc,
+		Requests:    requests,
+		Idempotency: idem,
+		Log:         log,
 	}, nil
 }
 

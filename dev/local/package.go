@@ -28,16 +28,23 @@ func Package(root, dir string) error {
 	if err := copyFile(filepath.Join(root, "host.json"), filepath.Join(dir, "host.json")); err != nil {
 		return err
 	}
-	fnRoot := filepath.Join(root, "functions")
-	return filepath.WalkDir(fnRoot, func(path string, d fs.DirEntry, err error) error {
+	if err := copyTree(filepath.Join(root, "functions"), dir); err != nil {
+		return err
+	}
+	// BPMN definitions the handler loads (WORKFLOW_DEFINITION).
+	return copyTree(filepath.Join(root, "workflows"), filepath.Join(dir, "workflows"))
+}
+
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(fnRoot, path)
+		rel, _ := filepath.Rel(src, path)
 		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
-		return copyFile(path, filepath.Join(dir, rel))
+		return copyFile(path, filepath.Join(dst, rel))
 	})
 }
 

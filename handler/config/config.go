@@ -49,6 +49,8 @@ var Settings = []Setting{
 	{Name: "MFA_TOKEN_KEY", Secret: true, Doc: "base64 HMAC key (≥ 32 bytes) signing MFA tokens (Key Vault reference in Azure)"},
 	{Name: "MFA_TOKEN_TTL", Default: "10m", Doc: "lifetime of an MFA token (at most 10m)"},
 
+	{Name: "WORKFLOW_DEFINITION", Default: "workflows/profile-update.bpmn", Doc: "BPMN file of the profile-update process, relative to the app root (make package copies workflows/ there)"},
+
 	{Name: "UPLOAD_ACCOUNTS", Doc: "comma-separated blob service URLs of the upload shards"},
 	{Name: "UPLOAD_ACCOUNT_KEY", Secret: true, Local: true, Doc: "shared key of the upload accounts (Azurite only; Azure uses user delegation SAS)"},
 	{Name: "UPLOAD_CONTAINER_LANDING", Default: "landing", Doc: "container receiving uploads before scanning"},

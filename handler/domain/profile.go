@@ -16,6 +16,9 @@ type Profile struct {
 	Phone         string    `json:"phone"` // E.164
 	Version       int64     `json:"version"`
 	UpdatedAt     time.Time `json:"updatedAt"`
+	// LastRequestID is the change request applied last; it makes applying
+	// the same request twice a no-op.
+	LastRequestID string `json:"lastRequestId,omitempty"`
 	// ETag is the store's concurrency token; never serialized to clients.
 	ETag string `json:"-"`
 }

@@ -26,6 +26,13 @@ type trigger struct {
 // routes is the one routing table of the API.
 var routes = []route{
 	{Function: "Profile", Method: "GET", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).getProfile},
+	{Function: "Profile", Method: "PATCH", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).patchProfile},
+	{Function: "Request", Method: "GET", Pattern: "/api/v1/requests/{requestId}", Handle: (*Server).getRequest},
+	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/cancel", Handle: (*Server).cancelRequest},
+	{Function: "MfaChallenge", Method: "POST", Pattern: "/api/v1/mfa/challenge", Handle: (*Server).mfaChallenge},
+	{Function: "MfaVerify", Method: "POST", Pattern: "/api/v1/mfa/verify", Handle: (*Server).mfaVerify},
+	{Function: "Uploads", Method: "POST", Pattern: "/api/v1/profile/{internalID}/uploads", Handle: (*Server).createUpload},
+	{Function: "Uploads", Method: "GET", Pattern: "/api/v1/profile/{internalID}/uploads/{uploadId}", Handle: (*Server).getUpload},
 }
 
 // triggers is the one table of non-HTTP functions.

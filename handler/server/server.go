@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/invoke"
 )
 
@@ -29,8 +30,14 @@ type Authenticator interface {
 type Deps struct {
 	Auth     Authenticator
 	Profiles domain.ProfileStore
-	Now      func() time.Time
-	Log      *slog.Logger
+	MFA      MFAService    // SMS second factor (mfa.go); nil answers 500 on MFA routes
+	Uploads  UploadService // direct-to-blob uploads (uploads.go); nil answers 500 on upload routes
+	// Change requests (requests.go).
+	Requests    RequestService
+	Idempotency *idempotency.Keys
+	Attachments AttachmentSink
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Server serves the API and trigger invocations.

@@ -1,0 +1,200 @@
+package request
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/workflow"
+)
+
+// RuntimeStatus follows Durable Functions' names.
+type RuntimeStatus string
+
+// Runtime statuses.
+const (
+	Pending    RuntimeStatus = "Pending"
+	Running    RuntimeStatus = "Running"
+	Completed  RuntimeStatus = "Completed"
+	Failed     RuntimeStatus = "Failed"
+	Terminated RuntimeStatus = "Terminated"
+)
+
+// Terminal reports whether the status can no longer change.
+func (s RuntimeStatus) Terminal() bool { return s == Completed || s == Failed || s == Terminated }
+
+// Verdict of a document scan.
+type Verdict string
+
+// Verdicts.
+const (
+	VerdictPending  Verdict = "pending"
+	VerdictClean    Verdict = "clean"
+	VerdictInfected Verdict = "infected"
+	VerdictRejected Verdict = "rejected"
+	VerdictError    Verdict = "error"
+)
+
+// Attachment is an evidence document of a request.
+type Attachment struct {
+	Name        string     `json:"name"`
+	Account     string     `json:"account,omitempty"` // blob service URL of the shard
+	Container   string     `json:"container,omitempty"`
+	Blob        string     `json:"blob"`
+	ContentType string     `json:"contentType"`
+	Size        int64      `json:"size"`
+	SHA256      string     `json:"sha256,omitempty"`
+	Verdict     Verdict    `json:"verdict"`
+	Detail      string     `json:"detail,omitempty"`
+	ScannedAt   *time.Time `json:"scannedAt,omitempty"`
+}
+
+// HistoryEntry is one append-only audit event.
+type HistoryEntry struct {
+	At     time.Time `json:"at"`
+	Type   string    `json:"type"`
+	Actor  string    `json:"actor,omitempty"`
+	Detail string    `json:"detail,omitempty"`
+}
+
+// Approval is a decision so far.
+type Approval struct {
+	Task     string    `json:"task"`
+	Actor    string    `json:"actor"`
+	Decision string    `json:"decision"`
+	Comment  string    `json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// AttachmentStatus is the public view of an attachment's scan.
+type AttachmentStatus struct {
+	Name    string  `json:"name"`
+	Verdict Verdict `json:"verdict"`
+	Size    int64   `json:"size"`
+	Detail  string  `json:"detail,omitempty"`
+}
+
+// TaskView is an open approval task.
+type TaskView struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name,omitempty"`
+	CandidateGroups []string  `json:"candidateGroups,omitempty"`
+	Since           time.Time `json:"since"`
+}
+
+// CustomStatus tells where a request stands.
+type CustomStatus struct {
+	Stage       string             `json:"stage"`
+	WaitingFor  []string           `json:"waitingFor"`
+	Attachments []AttachmentStatus `json:"attachments"`
+	Approvals   []Approval         `json:"approvals"`
+	OpenTasks   []TaskView         `json:"openTasks"`
+}
+
+// Record is a change request as stored in the requests container.
+type Record struct {
+	ID              string             `json:"id"`
+	Type            string             `json:"type"` // "request"
+	Name            string             `json:"name"` // "ProfileUpdate"
+	ProfileID       string             `json:"profileId"`
+	Owner           string             `json:"owner"`
+	Input           Change             `json:"input"`
+	Attachments     []Attachment       `json:"attachments"`
+	RuntimeStatus   RuntimeStatus      `json:"runtimeStatus"`
+	CustomStatus    CustomStatus       `json:"customStatus"`
+	Output          map[string]any     `json:"output"`
+	CreatedTime     time.Time          `json:"createdTime"`
+	LastUpdatedTime time.Time          `json:"lastUpdatedTime"`
+	History         []HistoryEntry     `json:"history"`
+	Workflow        *workflow.Instance `json:"workflow,omitempty"`
+	Outbox          []Effect          `json:"outbox"`
+	LocksReleased   bool               `json:"locksReleased,omitempty"`
+	ETag            string             `json:"-"`
+}
+
+// Store is the port for request records. Replace is ETag-checked (KindStale).
+type Store interface {
+	CreateRequest(ctx context.Context, r Record) (Record, error)
+	GetRequest(ctx context.Context, id string) (Record, error)
+	ReplaceRequest(ctx context.Context, r Record) (Record, error)
+}
+
+// Locks is the per-profile document of fields with an open request.
+type Locks struct {
+	ID        string            `json:"id"` // "locks-<profileId>"
+	Type      string            `json:"type"`
+	ProfileID string            `json:"profileId"`
+	Fields    map[string]string `json:"fields"` // field → request id
+	ETag      string            `json:"-"`
+}
+
+// LockStore is the port for lock documents (KindNotFound when absent,
+// KindConflict on duplicate create, KindStale on ETag mismatch).
+type LockStore interface {
+	GetLocks(ctx context.Context, profileID string) (Locks, error)
+	CreateLocks(ctx context.Context, l Locks) (Locks, error)
+	ReplaceLocks(ctx context.Context, l Locks) (Locks, error)
+}
+
+// LocksID is the lock document id of a profile.
+func LocksID(profileID string) string { return "locks-" + profileID }
+
+// StatusView is the Durable-style body of GET /api/v1/requests/{id}.
+type StatusView struct {
+	ID              string         `json:"id"`
+	Name            string         `json:"name"`
+	RuntimeStatus   RuntimeStatus  `json:"runtimeStatus"`
+	CustomStatus    CustomStatus   `json:"customStatus"`
+	Input           ViewInput      `json:"input"`
+	Output          map[string]any `json:"output"`
+	CreatedTime     time.Time      `json:"createdTime"`
+	LastUpdatedTime time.Time      `json:"lastUpdatedTime"`
+	History         []HistoryEntry `json:"history"`
+}
+
+// ViewInput is the redacted input: the change and the documents' names,
+// never blob locations.
+type ViewInput struct {
+	ProfileID   string        `json:"profileId"`
+	Changes     []FieldChange `json:"changes"`
+	Timestamp   time.Time     `json:"timestamp"`
+	Attachments []string      `json:"attachments"`
+}
+
+// View builds the public status body.
+func (r Record) View() StatusView {
+	names := []string{}
+	for _, a := range r.Attachments {
+		names = append(names, a.Name)
+	}
+	out := r.Output
+	if out == nil {
+		out = map[string]any{}
+	}
+	return StatusView{
+		ID: r.ID, Name: r.Name, RuntimeStatus: r.RuntimeStatus, CustomStatus: r.CustomStatus,
+		Input:  ViewInput{ProfileID: r.ProfileID, Changes: r.Input.Fields, Timestamp: r.Input.Timestamp, Attachments: names},
+		Output: out, CreatedTime: r.CreatedTime, LastUpdatedTime: r.LastUpdatedTime, History: r.History,
+	}
+}
+
+// CanRead reports whether p may see the request: its owner, or an approver
+// who works on it (candidate of an open task, or decided one).
+func (r Record) CanRead(p domain.Principal) bool {
+	if p.Subject == r.Owner {
+		return true
+	}
+	if !p.HasRole(domain.RoleProfileApprover) || r.Workflow == nil {
+		return false
+	}
+	for _, t := range r.Workflow.Tasks {
+		if t.Decision != nil && t.Decision.Actor == p.Subject {
+			return true
+		}
+		if t.State == workflow.TaskOpen && (t.Assignee == p.Subject || slices.ContainsFunc(t.CandidateGroups, p.InGroup)) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,333 @@
+package request_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/memory"
+	. "github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/workflow"
+)
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+type recDispatcher struct {
+	mu   sync.Mutex
+	seen map[string]int
+	fail bool
+}
+
+func (d *recDispatcher) Dispatch(_ context.Context, p Effect) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.fail {
+		return domain.E(domain.KindTransient, "queue down")
+	}
+	if d.seen == nil {
+		d.seen = map[string]int{}
+	}
+	d.seen[p.ID]++
+	return nil
+}
+
+type fixture struct {
+	svc      *Service
+	profiles *memory.Profiles
+	store    *memory.Requests
+	disp     *recDispatcher
+	now      time.Time
+	owner    domain.Principal
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	def, err := workflow.ParseFile("../../workflows/profile-update.bpmn")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{profiles: memory.NewProfiles(), store: memory.NewRequests(), disp: &recDispatcher{}, now: t0,
+		owner: domain.Principal{Subject: "user-1000"}}
+	n := 0
+	f.svc = &Service{Requests: f.store, Locks: f.store, Profiles: f.profiles, Definition: def, Dispatcher: f.disp,
+		Now: func() time.Time { return f.now }, NewID: func() string { n++; return "req-" + string(rune('a'+n-1)) }}
+	if _, err := f.profiles.CreateProfile(context.Background(), domain.Profile{ID: "1000", Owner: "user-1000", FirstName: "Ada", LastName: "Lovelace", MaritalStatus: "Single", Description: "old", Phone: "+15550101000", Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) profile(t *testing.T) domain.Profile {
+	p, err := f.profiles.GetProfile(context.Background(), "1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (f *fixture) change(t *testing.T, in ChangeInput) Change {
+	t.Helper()
+	if in.Timestamp == nil {
+		ts := f.now.Format(time.RFC3339)
+		in.Timestamp = &ts
+	}
+	ch, err := Validate(in, f.profile(t), f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func str(s string) *string { return &s }
+
+var doc = []Attachment{{Name: "marriage.pdf", Blob: "u1/0-marriage.pdf", ContentType: "application/pdf", Size: 1234}}
+
+func TestDescriptionOnlyAppliesSynchronously(t *testing.T) {
+	f := newFixture(t)
+	ch := f.change(t, ChangeInput{Description: str("new text")})
+	consumed := 0
+	rec, err := f.svc.Submit(context.Background(), f.owner, f.profile(t), ch, nil, func(context.Context) error { consumed++; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.RuntimeStatus != Completed || rec.CustomStatus.Stage != "applied" || consumed != 1 {
+		t.Fatalf("status %s stage %s consumed %d", rec.RuntimeStatus, rec.CustomStatus.Stage, consumed)
+	}
+	p := f.profile(t)
+	if p.Description != "new text" || p.Version != 2 || p.LastRequestID != rec.ID {
+		t.Errorf("profile = %+v", p)
+	}
+	if !rec.LocksReleased {
+		t.Error("locks of a completed request not released")
+	}
+	// A second change of the same field is allowed now.
+	ch2 := f.change(t, ChangeInput{Description: str("newer")})
+	if _, err := f.svc.Submit(context.Background(), f.owner, f.profile(t), ch2, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.disp.seen) == 0 {
+		t.Error("completion notification not dispatched")
+	}
+}
+
+func TestLastNameWaitsForScanThenTwoApprovers(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ch := f.change(t, ChangeInput{LastName: str("Byron")})
+	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.RuntimeStatus != Running || rec.CustomStatus.Stage != "waitingForScan" || rec.CustomStatus.WaitingFor[0] != "attachmentsScanned" {
+		t.Fatalf("after submit: %s %+v", rec.RuntimeStatus, rec.CustomStatus)
+	}
+	if f.profile(t).LastName != "Lovelace" {
+		t.Fatal("change applied before approval")
+	}
+	// A conflicting change of the same field names the open request.
+	ch2 := f.change(t, ChangeInput{LastName: str("King")})
+	_, err = f.svc.Submit(ctx, f.owner, f.profile(t), ch2, doc, nil)
+	if !domain.Is(err, domain.KindConflict) || !strings.Contains(err.Error(), rec.ID) {
+		t.Fatalf("conflict err = %v", err)
+	}
+	rec, err = f.svc.RecordVerdict(ctx, rec.ID, "marriage.pdf", VerdictClean, "abc", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.CustomStatus.Stage != "waitingForApproval" || rec.CustomStatus.Attachments[0].Verdict != VerdictClean {
+		t.Fatalf("after scan: %+v", rec.CustomStatus)
+	}
+	// Verdict delivered twice: no change.
+	again, err := f.svc.RecordVerdict(ctx, rec.ID, "marriage.pdf", VerdictClean, "abc", "")
+	if err != nil || len(again.History) != len(rec.History) {
+		t.Fatalf("duplicate verdict changed the record: %v %d→%d", err, len(rec.History), len(again.History))
+	}
+	approve := func(id, actor string) (Record, error) {
+		open := rec.Workflow.OpenTasks()
+		if len(open) != 1 {
+			t.Fatalf("open tasks: %d", len(open))
+		}
+		return f.svc.Deliver(ctx, rec.ID, workflow.Event{ID: id, Type: workflow.EventTaskDecision, TaskID: open[0].ID, Decision: workflow.Approve, Actor: actor, Groups: []string{"ProfileApprover"}})
+	}
+	if rec, err = approve("d1", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := approve("d2", "alice"); !domain.Is(err, domain.KindForbidden) {
+		t.Fatalf("same approver twice: %v", err)
+	}
+	if rec, err = approve("d3", "bob"); err != nil {
+		t.Fatal(err)
+	}
+	if rec.RuntimeStatus != Completed || f.profile(t).LastName != "Byron" || len(rec.CustomStatus.Approvals) != 2 {
+		t.Fatalf("final: %s %+v", rec.RuntimeStatus, rec.CustomStatus)
+	}
+	// The same decision event again changes nothing.
+	before := canon(t, rec)
+	dup, err := f.svc.Deliver(ctx, rec.ID, workflow.Event{ID: "d3", Type: workflow.EventTaskDecision, Decision: workflow.Approve, Actor: "bob"})
+	after := canon(t, dup)
+	if err != nil || string(before) != string(after) {
+		t.Fatalf("duplicate event changed the record: %v\n%s\n%s", err, before, after)
+	}
+	if f.profile(t).Version != 2 {
+		t.Error("change applied twice")
+	}
+}
+
+func TestInfectedDocumentFails(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err = f.svc.RecordVerdict(ctx, rec.ID, "marriage.pdf", VerdictInfected, "abc", "Eicar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.RuntimeStatus != Failed || f.profile(t).FirstName != "Ada" || !rec.LocksReleased {
+		t.Fatalf("infected: %s %+v", rec.RuntimeStatus, rec.Output)
+	}
+}
+
+func TestEvidenceRequiredAndCancel(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	consumed := 0
+	_, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), nil, func(context.Context) error { consumed++; return nil })
+	if !domain.Is(err, domain.KindInvalid) || consumed != 0 {
+		t.Fatalf("no evidence: %v consumed %d", err, consumed)
+	}
+	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := domain.Principal{Subject: "user-1001"}
+	if _, err := f.svc.Cancel(ctx, other, rec.ID); !domain.Is(err, domain.KindNotFound) {
+		t.Fatalf("another user cancelled: %v", err)
+	}
+	if _, err := f.svc.Get(ctx, other, rec.ID); !domain.Is(err, domain.KindNotFound) {
+		t.Fatalf("another user read: %v", err)
+	}
+	approver := domain.Principal{Subject: "alice", Roles: []string{"ProfileApprover"}, Groups: []string{"ProfileApprover"}}
+	if _, err := f.svc.Get(ctx, approver, rec.ID); !domain.Is(err, domain.KindNotFound) {
+		t.Fatalf("approver read a request with no task yet: %v", err)
+	}
+	rec, err = f.svc.Cancel(ctx, f.owner, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.RuntimeStatus != Terminated || rec.History[len(rec.History)-1].Actor != "user-1000" {
+		t.Fatalf("cancel: %s %+v", rec.RuntimeStatus, rec.History)
+	}
+	if _, err := f.svc.Cancel(ctx, f.owner, rec.ID); !domain.Is(err, domain.KindConflict) {
+		t.Fatalf("cancel twice: %v", err)
+	}
+	// Locks released: a new marital status change is accepted.
+	if _, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), append([]Attachment(nil), doc...), nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMFAConsumeFailureReleasesLocks(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	ch := f.change(t, ChangeInput{Description: str("x")})
+	_, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, func(context.Context) error { return domain.E(domain.KindConflict, "MFA token already used") })
+	if !domain.Is(err, domain.KindConflict) {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil); err != nil {
+		t.Fatalf("locks left behind: %v", err)
+	}
+}
+
+func TestDispatchFailureKeepsOutbox(t *testing.T) {
+	f := newFixture(t)
+	f.disp.fail = true
+	rec, err := f.svc.Submit(context.Background(), f.owner, f.profile(t), f.change(t, ChangeInput{Description: str("y")}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.Outbox) == 0 {
+		t.Fatal("failed dispatch lost the effect")
+	}
+	f.disp.fail = false
+	rec, err = f.svc.Flush(context.Background(), rec.ID)
+	if err != nil || len(rec.Outbox) != 0 {
+		t.Fatalf("outbox not drained on the next event: %v %d", err, len(rec.Outbox))
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cur := domain.Profile{FirstName: "Ada", LastName: "Lovelace", MaritalStatus: "Single", Description: "d"}
+	ts := t0.Format(time.RFC3339)
+	future := t0.Add(6 * time.Minute).Format(time.RFC3339)
+	long := strings.Repeat("a", 101)
+	for _, tc := range []struct {
+		name string
+		in   ChangeInput
+		err  string
+	}{
+		{"ok first name with mark and apostrophe", ChangeInput{FirstName: str("  Zoë O'Brien-Smith "), Timestamp: &ts}, ""},
+		{"NFC", ChangeInput{FirstName: str("Zoe\u0308"), Timestamp: &ts}, ""},
+		{"missing timestamp", ChangeInput{FirstName: str("Bo")}, "timestamp: required"},
+		{"bad timestamp", ChangeInput{FirstName: str("Bo"), Timestamp: str("yesterday")}, "timestamp"},
+		{"future timestamp", ChangeInput{FirstName: str("Bo"), Timestamp: &future}, "future"},
+		{"empty name", ChangeInput{FirstName: str("  "), Timestamp: &ts}, "firstName: must not be empty"},
+		{"digits", ChangeInput{LastName: str("R2D2"), Timestamp: &ts}, "lastName: character"},
+		{"script", ChangeInput{LastName: str("<script>"), Timestamp: &ts}, "lastName"},
+		{"too long", ChangeInput{FirstName: &long, Timestamp: &ts}, "longer than 100"},
+		{"bad marital", ChangeInput{MaritalStatus: str("Complicated"), Timestamp: &ts}, "maritalStatus: must be one of"},
+		{"control in description", ChangeInput{Description: str("a\x07b"), Timestamp: &ts}, "control character"},
+		{"bidi in description", ChangeInput{Description: str("a\u202eb"), Timestamp: &ts}, "control character"},
+		{"long description", ChangeInput{Description: str(strings.Repeat("é", 1001)), Timestamp: &ts}, "1000"},
+		{"no change", ChangeInput{FirstName: str("Ada"), Timestamp: &ts}, "no change"},
+		{"empty uploadId", ChangeInput{Description: str("n"), UploadID: str(""), Timestamp: &ts}, "uploadId"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ch, err := Validate(tc.in, cur, t0)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.name == "NFC" && ch.Fields[0].New != "Zoë" {
+					t.Errorf("not NFC: %q", ch.Fields[0].New)
+				}
+				return
+			}
+			if !domain.Is(err, domain.KindInvalid) || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("err = %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{"Ada", "Zoë", "O'Brien", "\u202e", "a\x00", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := ValidateName("firstName", s)
+		if err != nil {
+			return
+		}
+		if v == "" || len([]rune(v)) > 100 || strings.ContainsAny(v, "<>\"\x00\n/") {
+			t.Fatalf("accepted %q as %q", s, v)
+		}
+	})
+}
+
+// canon is a record's JSON with map keys in one order, as stored.
+func canon(t *testing.T, r Record) string {
+	b, _ := json.Marshal(r)
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = json.Marshal(v)
+	return string(b)
+}
