@@ -115,10 +115,20 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	}
 	idem := &idempotency.Keys{Store: cosmosdb.NewIdempotencyStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))}
 
+	// Uploads (issue 4): SAS uploads to the blob shards; see uploads_wire.go.
+	uploads, blobs, err := wireUploads(cfg, cosmos, log)
+	if err != nil {
+		return server.Deps{}, fmt.Errorf("uploads: %w", err)
+	}
+	if blobs != nil && cfg.String("UPLOAD_ACCOUNT_KEY") != "" {
+		go prepareLocalBlobs(ctx, cfg, blobs, log) // Azurite only
+	}
+
 	return server.Deps{
 		Auth:        verifier,
 		Profiles:    profiles,
 		MFA:         mfaSvc,
+		Uploads:     uploads,
 		Requests:    requests,
 		Idempotency: idem,
 		Log:         log,

@@ -14,19 +14,19 @@ import (
 type Kind int
 
 const (
-	KindInternal     Kind = iota // bug or unknown failure
-	KindInvalid                  // bad input (400)
-	KindUnauthorized             // no or invalid identity (401)
-	KindForbidden                // identity lacks rights (403)
-	KindNotFound                 // unknown resource (404)
-	KindConflict                 // already exists / open request (409)
-	KindStale                    // ETag mismatch; retry from a fresh read (409 to clients, retried inside)
-	KindGone                     // expired or used up (410)
-	KindTooLarge                 // payload too large (413)
-	KindUnsupportedMedia         // wrong content type (415)
-	KindUnprocessable            // idempotency key reused with another body (422)
-	KindRateLimited              // our own or a provider's rate limit (429)
-	KindTransient                // dependency unavailable; retry later (503 / non-2xx to the host)
+	KindInternal         Kind = iota // bug or unknown failure
+	KindInvalid                      // bad input (400)
+	KindUnauthorized                 // no or invalid identity (401)
+	KindForbidden                    // identity lacks rights (403)
+	KindNotFound                     // unknown resource (404)
+	KindConflict                     // already exists / open request (409)
+	KindStale                        // ETag mismatch; retry from a fresh read (409 to clients, retried inside)
+	KindGone                         // expired or used up (410)
+	KindTooLarge                     // payload too large (413)
+	KindUnsupportedMedia             // wrong content type (415)
+	KindUnprocessable                // idempotency key reused with another body (422)
+	KindRateLimited                  // our own or a provider's rate limit (429)
+	KindTransient                    // dependency unavailable; retry later (503 / non-2xx to the host)
 )
 
 var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not_found", "conflict", "stale", "gone", "too_large", "unsupported_media", "unprocessable", "rate_limited", "transient"}

@@ -10,7 +10,9 @@ import (
 type Idempotency struct{ d *Docs[idempotency.Record] }
 
 // NewIdempotency returns an empty store.
-func NewIdempotency() *Idempotency { return &Idempotency{d: NewDocs[idempotency.Record]("idempotency key")} }
+func NewIdempotency() *Idempotency {
+	return &Idempotency{d: NewDocs[idempotency.Record]("idempotency key")}
+}
 
 var _ idempotency.Store = (*Idempotency)(nil)
 

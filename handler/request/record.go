@@ -108,7 +108,7 @@ type Record struct {
 	LastUpdatedTime time.Time          `json:"lastUpdatedTime"`
 	History         []HistoryEntry     `json:"history"`
 	Workflow        *workflow.Instance `json:"workflow,omitempty"`
-	Outbox          []Effect          `json:"outbox"`
+	Outbox          []Effect           `json:"outbox"`
 	LocksReleased   bool               `json:"locksReleased,omitempty"`
 	ETag            string             `json:"-"`
 }

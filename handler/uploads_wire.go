@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/blobstore"
+	"github.com/profileflow/profileflow/handler/config"
+	"github.com/profileflow/profileflow/handler/cosmosdb"
+	"github.com/profileflow/profileflow/handler/server"
+	"github.com/profileflow/profileflow/handler/upload"
+)
+
+// wireUploads builds direct-to-blob uploads (issue 4): the blob adapter over
+// the UPLOAD_ACCOUNTS shards (account-key SAS when UPLOAD_ACCOUNT_KEY is set,
+// i.e. Azurite; user delegation SAS through the managed identity otherwise),
+// the Cosmos uploads container for sessions, and the upload service. With
+// UPLOAD_ACCOUNTS unset uploads are off (their routes answer 500); a bad
+// setting stops start-up naming it. No network call happens here.
+func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (server.UploadService, *blobstore.Store, error) {
+	accounts := cfg.List("UPLOAD_ACCOUNTS")
+	if len(accounts) == 0 {
+		log.Warn("uploads are not configured (UPLOAD_ACCOUNTS unset): SAS uploads are off")
+		return nil, nil, nil
+	}
+	ttl, err := cfg.Duration("UPLOAD_SAS_TTL")
+	if err != nil {
+		return nil, nil, err
+	}
+	blockSize, err := cfg.Int("UPLOAD_BLOCK_SIZE")
+	if err != nil {
+		return nil, nil, err
+	}
+	blobs, err := blobstore.New(blobstore.Options{Accounts: accounts, AccountKey: cfg.String("UPLOAD_ACCOUNT_KEY")})
+	if err != nil {
+		return nil, nil, err
+	}
+	sessions := cosmosdb.NewUploadStore(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_UPLOADS")))
+	svc, err := upload.NewService(sessions, blobs, blobs, upload.Config{
+		Accounts:  accounts,
+		Container: cfg.String("UPLOAD_CONTAINER_LANDING"),
+		BlockSize: int64(blockSize),
+		TTL:       ttl,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, blobs, nil
+}
+
+// localUIOrigin is the origin of the UI served by `make run`.
+const localUIOrigin = "http://127.0.0.1:7071"
+
+// prepareLocalBlobs creates the landing, clean and quarantine containers and
+// sets the blob CORS rule for the local UI origin, retrying for a minute
+// while Azurite starts. Only when UPLOAD_ACCOUNT_KEY is set (Azurite; Bicep
+// does both in Azure). It runs in the background after start-up.
+func prepareLocalBlobs(ctx context.Context, cfg *config.Config, blobs *blobstore.Store, log *slog.Logger) {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := blobs.EnsureContainers(ctx, cfg.String("UPLOAD_CONTAINER_LANDING"), cfg.String("UPLOAD_CONTAINER_CLEAN"), cfg.String("UPLOAD_CONTAINER_QUARANTINE"))
+		if err == nil {
+			err = blobs.SetCORS(ctx, localUIOrigin)
+		}
+		if err == nil {
+			log.Info("local upload containers and CORS ready", "origin", localUIOrigin)
+			return
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			log.Error("could not prepare local upload containers/CORS", "err", err.Error())
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
