@@ -120,18 +120,21 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("uploads: %w", err)
 	}
-	if blobs != nil && cfg.String("UPLOAD_ACCOUNT_KEY") != "" {
-		go prepareLocalBlobs(ctx, cfg, blobs, log) // Azurite only
+	var attachments server.AttachmentSink
+	if blobs != nil {
+		attachments = blobs.Attachments(cfg.String("UPLOAD_CONTAINER_LANDING"))
 	}
 
 	return server.Deps{
-		Auth:        verifier,
-		Profiles:    profiles,
-		MFA:         mfaSvc,
-		Uploads:     uploads,
-		Requests:    requests,
-		Idempotency: idem,
-		Log:         log,
+		Auth:             verifier,
+		Profiles:         profiles,
+		MFA:              mfaSvc,
+		Uploads:          uploads,
+		Attachments:      attachments,
+		LandingContainer: cfg.String("UPLOAD_CONTAINER_LANDING"),
+		Requests:         requests,
+		Idempotency:      idem,
+		Log:              log,
 	}, nil
 }
 

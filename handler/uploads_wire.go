@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"log/slog"
-	"time"
 
 	"github.com/profileflow/profileflow/handler/blobstore"
 	"github.com/profileflow/profileflow/handler/config"
@@ -47,33 +45,4 @@ func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) 
 		return nil, nil, err
 	}
 	return svc, blobs, nil
-}
-
-// localUIOrigin is the origin of the UI served by `make run`.
-const localUIOrigin = "http://127.0.0.1:7071"
-
-// prepareLocalBlobs creates the landing, clean and quarantine containers and
-// sets the blob CORS rule for the local UI origin, retrying for a minute
-// while Azurite starts. Only when UPLOAD_ACCOUNT_KEY is set (Azurite; Bicep
-// does both in Azure). It runs in the background after start-up.
-func prepareLocalBlobs(ctx context.Context, cfg *config.Config, blobs *blobstore.Store, log *slog.Logger) {
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := blobs.EnsureContainers(ctx, cfg.String("UPLOAD_CONTAINER_LANDING"), cfg.String("UPLOAD_CONTAINER_CLEAN"), cfg.String("UPLOAD_CONTAINER_QUARANTINE"))
-		if err == nil {
-			err = blobs.SetCORS(ctx, localUIOrigin)
-		}
-		if err == nil {
-			log.Info("local upload containers and CORS ready", "origin", localUIOrigin)
-			return
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			log.Error("could not prepare local upload containers/CORS", "err", err.Error())
-			return
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(2 * time.Second):
-		}
-	}
 }

@@ -49,6 +49,7 @@ type Options struct {
 // Store implements upload.BlobSigner and upload.BlobInspector.
 type Store struct {
 	accounts map[string]*account
+	order    []string // account URLs in configuration order (shard choice)
 	now      func() time.Time
 }
 
@@ -123,6 +124,7 @@ func New(opts Options) (*Store, error) {
 			}
 		}
 		s.accounts[u] = a
+		s.order = append(s.order, u)
 	}
 	return s, nil
 }

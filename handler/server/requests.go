@@ -114,7 +114,7 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 			return err
 		}
 		for _, f := range files {
-			atts = append(atts, request.Attachment{Name: f.Name, Blob: f.BlobName, ContentType: f.ContentType, Size: f.Size, Verdict: request.VerdictPending})
+			atts = append(atts, request.Attachment{Name: f.Name, Account: f.Account, Container: s.LandingContainer, Blob: f.BlobName, ContentType: f.ContentType, Size: f.Size, Verdict: request.VerdictPending})
 		}
 	}
 

@@ -36,8 +36,10 @@ type Deps struct {
 	Requests    RequestService
 	Idempotency *idempotency.Keys
 	Attachments AttachmentSink
-	Now         func() time.Time
-	Log         *slog.Logger
+	// LandingContainer is where uploads and attachments land before scanning.
+	LandingContainer string
+	Now              func() time.Time
+	Log              *slog.Logger
 }
 
 // Server serves the API and trigger invocations.
