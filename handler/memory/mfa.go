@@ -2,9 +2,7 @@ package memory
 
 import (
 	"context"
-	"strconv"
-	"sync"
-	"time"
+	"slices"
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/mfa"
@@ -12,11 +10,9 @@ import (
 
 // MFAStore is an in-memory mfa.Store with ETag semantics like Cosmos DB.
 type MFAStore struct {
-	mu         sync.Mutex
-	seq        int
-	challenges map[string]mfa.Challenge
-	limits     map[string]mfa.Limits
-	uses       map[string]mfa.TokenUse
+	challenges *Docs[mfa.Challenge]
+	limits     *Docs[mfa.Limits]
+	uses       *Docs[mfa.TokenUse]
 }
 
 var _ mfa.Store = (*MFAStore)(nil)
@@ -24,85 +20,70 @@ var _ mfa.Store = (*MFAStore)(nil)
 // NewMFAStore returns an empty store.
 func NewMFAStore() *MFAStore {
 	return &MFAStore{
-		challenges: map[string]mfa.Challenge{},
-		limits:     map[string]mfa.Limits{},
-		uses:       map[string]mfa.TokenUse{},
+		challenges: NewDocs[mfa.Challenge]("challenge"),
+		limits:     NewDocs[mfa.Limits]("counters"),
+		uses:       NewDocs[mfa.TokenUse]("token use"),
 	}
 }
 
-func (s *MFAStore) nextETag() string {
-	s.seq++
-	return `"mfa-` + strconv.Itoa(s.seq) + `"`
+func (s *MFAStore) GetChallenge(ctx context.Context, id string) (mfa.Challenge, error) {
+	c, etag, err := s.challenges.Get(ctx, id)
+	c.ETag = etag
+	return c, err
 }
 
-func mfaCloneTimes(ts []time.Time) []time.Time { return append([]time.Time(nil), ts...) }
-
-func (s *MFAStore) GetChallenge(_ context.Context, id string) (mfa.Challenge, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.challenges[id]
-	if !ok {
-		return mfa.Challenge{}, domain.E(domain.KindNotFound, "challenge not found")
+func (s *MFAStore) CreateChallenge(ctx context.Context, c mfa.Challenge) (mfa.Challenge, error) {
+	etag, err := s.challenges.Create(ctx, c.ID, c)
+	if err != nil {
+		return mfa.Challenge{}, err
 	}
+	c.ETag = etag
 	return c, nil
 }
 
-func (s *MFAStore) CreateChallenge(_ context.Context, c mfa.Challenge) (mfa.Challenge, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.challenges[c.ID]; ok {
-		return mfa.Challenge{}, domain.E(domain.KindConflict, "challenge exists")
+func (s *MFAStore) ReplaceChallenge(ctx context.Context, c mfa.Challenge) (mfa.Challenge, error) {
+	etag, err := s.challenges.Replace(ctx, c.ID, c, c.ETag)
+	if err != nil {
+		return mfa.Challenge{}, err
 	}
-	c.ETag = s.nextETag()
-	s.challenges[c.ID] = c
+	c.ETag = etag
 	return c, nil
 }
 
-func (s *MFAStore) ReplaceChallenge(_ context.Context, c mfa.Challenge) (mfa.Challenge, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.challenges[c.ID]
-	if !ok {
-		return mfa.Challenge{}, domain.E(domain.KindNotFound, "challenge not found")
+func (s *MFAStore) GetLimits(ctx context.Context, profileID string) (mfa.Limits, error) {
+	l, etag, err := s.limits.Get(ctx, profileID)
+	if err != nil {
+		return mfa.Limits{}, err
 	}
-	if old.ETag != c.ETag {
-		return mfa.Challenge{}, domain.E(domain.KindStale, "challenge changed meanwhile")
-	}
-	c.ETag = s.nextETag()
-	s.challenges[c.ID] = c
-	return c, nil
-}
-
-func (s *MFAStore) GetLimits(_ context.Context, profileID string) (mfa.Limits, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.limits[profileID]
-	if !ok {
-		return mfa.Limits{}, domain.E(domain.KindNotFound, "no counters")
-	}
-	l.Sends, l.Failures = mfaCloneTimes(l.Sends), mfaCloneTimes(l.Failures)
+	l.Sends, l.Failures, l.ETag = slices.Clone(l.Sends), slices.Clone(l.Failures), etag
 	return l, nil
 }
 
-func (s *MFAStore) SaveLimits(_ context.Context, l mfa.Limits) (mfa.Limits, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok := s.limits[l.ProfileID]
-	if (l.ETag == "" && ok) || (l.ETag != "" && (!ok || old.ETag != l.ETag)) {
+// SaveLimits creates the counters (empty ETag) or replaces them (ETag
+// checked); any mismatch is KindStale so the caller re-reads.
+func (s *MFAStore) SaveLimits(ctx context.Context, l mfa.Limits) (mfa.Limits, error) {
+	l.Sends, l.Failures = slices.Clone(l.Sends), slices.Clone(l.Failures)
+	var etag string
+	var err error
+	if l.ETag == "" {
+		etag, err = s.limits.Create(ctx, l.ProfileID, l)
+	} else {
+		etag, err = s.limits.Replace(ctx, l.ProfileID, l, l.ETag)
+	}
+	if domain.Is(err, domain.KindConflict) || domain.Is(err, domain.KindNotFound) {
 		return mfa.Limits{}, domain.E(domain.KindStale, "counters changed meanwhile")
 	}
-	l.Sends, l.Failures = mfaCloneTimes(l.Sends), mfaCloneTimes(l.Failures)
-	l.ETag = s.nextETag()
-	s.limits[l.ProfileID] = l
+	if err != nil {
+		return mfa.Limits{}, err
+	}
+	l.ETag = etag
 	return l, nil
 }
 
-func (s *MFAStore) CreateTokenUse(_ context.Context, u mfa.TokenUse) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.uses[u.TokenID]; ok {
+func (s *MFAStore) CreateTokenUse(ctx context.Context, u mfa.TokenUse) error {
+	_, err := s.uses.Create(ctx, u.TokenID, u)
+	if domain.Is(err, domain.KindConflict) {
 		return domain.E(domain.KindConflict, "token already used")
 	}
-	s.uses[u.TokenID] = u
-	return nil
+	return err
 }

@@ -5,56 +5,38 @@ package memory
 
 import (
 	"context"
-	"strconv"
-	"sync"
 
 	"github.com/profileflow/profileflow/handler/domain"
 )
 
 // Profiles is an in-memory domain.ProfileStore.
-type Profiles struct {
-	mu  sync.RWMutex
-	m   map[string]domain.Profile
-	seq int64
-}
+type Profiles struct{ d *Docs[domain.Profile] }
 
 // NewProfiles returns an empty store.
-func NewProfiles() *Profiles { return &Profiles{m: map[string]domain.Profile{}} }
+func NewProfiles() *Profiles { return &Profiles{d: NewDocs[domain.Profile]("profile")} }
 
-func (s *Profiles) etag() string { s.seq++; return strconv.FormatInt(s.seq, 10) }
+var _ domain.ProfileStore = (*Profiles)(nil)
 
-func (s *Profiles) GetProfile(_ context.Context, id string) (domain.Profile, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	p, ok := s.m[id]
-	if !ok {
-		return domain.Profile{}, domain.E(domain.KindNotFound, "profile %s not found", id)
+func (s *Profiles) GetProfile(ctx context.Context, id string) (domain.Profile, error) {
+	p, etag, err := s.d.Get(ctx, id)
+	p.ETag = etag
+	return p, err
+}
+
+func (s *Profiles) CreateProfile(ctx context.Context, p domain.Profile) (domain.Profile, error) {
+	etag, err := s.d.Create(ctx, p.ID, p)
+	if err != nil {
+		return domain.Profile{}, err
 	}
+	p.ETag = etag
 	return p, nil
 }
 
-func (s *Profiles) CreateProfile(_ context.Context, p domain.Profile) (domain.Profile, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[p.ID]; ok {
-		return domain.Profile{}, domain.E(domain.KindConflict, "profile %s already exists", p.ID)
+func (s *Profiles) ReplaceProfile(ctx context.Context, p domain.Profile) (domain.Profile, error) {
+	etag, err := s.d.Replace(ctx, p.ID, p, p.ETag)
+	if err != nil {
+		return domain.Profile{}, err
 	}
-	p.ETag = s.etag()
-	s.m[p.ID] = p
-	return p, nil
-}
-
-func (s *Profiles) ReplaceProfile(_ context.Context, p domain.Profile) (domain.Profile, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	cur, ok := s.m[p.ID]
-	if !ok {
-		return domain.Profile{}, domain.E(domain.KindNotFound, "profile %s not found", p.ID)
-	}
-	if cur.ETag != p.ETag {
-		return domain.Profile{}, domain.E(domain.KindStale, "profile %s was changed concurrently", p.ID)
-	}
-	p.ETag = s.etag()
-	s.m[p.ID] = p
+	p.ETag = etag
 	return p, nil
 }
