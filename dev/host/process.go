@@ -1,12 +1,13 @@
 package host
 
 import (
+	"github.com/profileflow/profileflow/dev/stack"
+
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -69,16 +70,6 @@ func resolveExecutable(appDir, p string) (string, error) {
 	return found, nil
 }
 
-// freePort asks the kernel for an unused loopback TCP port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
 // startHandler starts the custom handler as the Functions host does.
 func startHandler(app *App, env environ, out io.Writer, log *slog.Logger) (*handlerProc, error) {
 	appDir, err := filepath.Abs(app.Dir)
@@ -89,7 +80,7 @@ func startHandler(app *App, env environ, out io.Writer, log *slog.Logger) (*hand
 	if err != nil {
 		return nil, err
 	}
-	port, err := freePort()
+	port, err := stack.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("find a free port for the handler: %w", err)
 	}
