@@ -2,6 +2,9 @@ package cosmosdb
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/request"
@@ -80,4 +83,27 @@ func (s *RequestStore) ReplaceLocks(ctx context.Context, l request.Locks) (reque
 	etag, err := s.c.Replace(ctx, l.ID, l, l.ETag)
 	l.ETag = etag
 	return l, err
+}
+
+// NeedingAttention queries records flagged for the sweeper.
+func (s *RequestStore) NeedingAttention(ctx context.Context, updatedBefore time.Time, limit int) ([]string, error) {
+	var ids []string
+	q := fmt.Sprintf(`SELECT TOP %d c.id FROM c WHERE c.type = "request" AND c.attention = true AND c.lastUpdatedTime < @before`, max(limit, 1))
+	err := s.c.Query(ctx, q, map[string]any{"@before": updatedBefore.UTC().Format(time.RFC3339Nano)}, func(raw []byte) error {
+		if len(ids) >= limit {
+			return nil
+		}
+		var row struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(raw, &row); err != nil {
+			return err
+		}
+		ids = append(ids, row.ID)
+		return nil
+	})
+	if err != nil {
+		return nil, relabel(err, requestMsgs)
+	}
+	return ids, nil
 }

@@ -103,3 +103,33 @@ func TestIdempotencyOnCosmos(t *testing.T) {
 		t.Fatalf("after abandon: %v", err)
 	}
 }
+
+func TestNeedingAttentionQueryOnCosmos(t *testing.T) {
+	ctx := testCtx(t)
+	store := NewRequestStore(testContainer(t, nil))
+	old := time.Now().Add(-time.Hour).UTC()
+	for _, r := range []request.Record{
+		{ID: "r-stuck", Type: "request", Attention: true, LastUpdatedTime: old},
+		{ID: "r-fresh", Type: "request", Attention: true, LastUpdatedTime: time.Now().UTC()},
+		{ID: "r-done", Type: "request", Attention: false, LastUpdatedTime: old},
+		{ID: "r-stuck2", Type: "request", Attention: true, LastUpdatedTime: old.Add(time.Second)},
+	} {
+		if _, err := store.CreateRequest(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := store.CreateLocks(ctx, request.Locks{ID: request.LocksID("p1"), Type: "locks", ProfileID: "p1"}); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := store.NeedingAttention(ctx, time.Now().Add(-time.Minute), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 2 || !(ids[0] == "r-stuck" || ids[1] == "r-stuck") {
+		t.Fatalf("ids = %v, want r-stuck and r-stuck2", ids)
+	}
+	ids, err = store.NeedingAttention(ctx, time.Now().Add(-time.Minute), 1)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("limit 1: %v %v", ids, err)
+	}
+}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -76,5 +77,13 @@ func TestPatchDescriptionThroughDevHost(t *testing.T) {
 	}
 	if resp, _ := call(t, "GET", reqURL, token(t, "user-1007"), nil, nil); resp.StatusCode != 404 {
 		t.Errorf("another user read the request: %d", resp.StatusCode)
+	}
+}
+
+// The timer-triggered Sweep runs through the development host's timer
+// source with the host's payload, and succeeds.
+func TestSweepTimerThroughDevHost(t *testing.T) {
+	if err := sys.Host.InvokeTimer(context.Background(), "Sweep"); err != nil {
+		t.Fatal(err)
 	}
 }

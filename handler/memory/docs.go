@@ -90,3 +90,13 @@ func (d *Docs[T]) Len() int {
 	defer d.mu.Unlock()
 	return len(d.m)
 }
+
+// Each calls f for every document, in no particular order, under the lock
+// (f must not call back into d).
+func (d *Docs[T]) Each(f func(id string, v T)) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for id, e := range d.m {
+		f(id, e.v)
+	}
+}

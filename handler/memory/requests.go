@@ -3,6 +3,8 @@ package memory
 import (
 	"context"
 	"encoding/json"
+	"sort"
+	"time"
 
 	"github.com/profileflow/profileflow/handler/request"
 )
@@ -76,4 +78,16 @@ func (s *Requests) ReplaceLocks(ctx context.Context, l request.Locks) (request.L
 	etag, err := s.locks.Replace(ctx, l.ID, enc(l), l.ETag)
 	l.ETag = etag
 	return l, err
+}
+
+func (s *Requests) NeedingAttention(_ context.Context, updatedBefore time.Time, limit int) ([]string, error) {
+	var ids []string
+	s.recs.Each(func(id string, b []byte) {
+		var r request.Record
+		if json.Unmarshal(b, &r) == nil && r.Attention && r.LastUpdatedTime.Before(updatedBefore) && len(ids) < limit {
+			ids = append(ids, id)
+		}
+	})
+	sort.Strings(ids)
+	return ids, nil
 }

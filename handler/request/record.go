@@ -110,7 +110,10 @@ type Record struct {
 	Workflow        *workflow.Instance `json:"workflow,omitempty"`
 	Outbox          []Effect           `json:"outbox"`
 	LocksReleased   bool               `json:"locksReleased,omitempty"`
-	ETag            string             `json:"-"`
+	// Attention marks work a crash or outage may have left undone (see
+	// Service.Sweep); kept in step on every save.
+	Attention bool   `json:"attention"`
+	ETag      string `json:"-"`
 }
 
 // Store is the port for request records. Replace is ETag-checked (KindStale).
@@ -118,6 +121,9 @@ type Store interface {
 	CreateRequest(ctx context.Context, r Record) (Record, error)
 	GetRequest(ctx context.Context, id string) (Record, error)
 	ReplaceRequest(ctx context.Context, r Record) (Record, error)
+	// NeedingAttention lists ids of records with Attention set that were
+	// last updated before the given time, at most limit.
+	NeedingAttention(ctx context.Context, updatedBefore time.Time, limit int) ([]string, error)
 }
 
 // Locks is the per-profile document of fields with an open request.

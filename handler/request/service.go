@@ -112,28 +112,42 @@ func (s *Service) Submit(ctx context.Context, p domain.Principal, prof domain.Pr
 		History: []HistoryEntry{{At: now, Type: "RequestCreated", Actor: p.Subject, Detail: "changes: " + strings.Join(ch.Names(), ", ")}},
 	}
 	rec.CustomStatus = customStatus(rec)
-	rec, err := s.Requests.CreateRequest(ctx, rec)
+	rec, err := s.create(ctx, rec)
 	if err != nil {
 		s.releaseQuietly(ctx, prof.ID, id)
 		return Record{}, err
 	}
+	started, err := s.start(ctx, rec)
+	if err != nil {
+		// The request is recorded and accepted (the MFA token is spent): it
+		// stays Pending and the sweeper starts it once the outage is over.
+		s.log().Warn("request accepted but its workflow could not start; left for the sweeper", "request", rec.ID, "err", err.Error())
+		return rec, nil
+	}
+	return started, nil
+}
 
+// start runs a created (Pending) request's workflow until it ends or waits,
+// saves it and dispatches its effects. Submit calls it at once; the sweeper
+// calls it again for a request whose first start failed.
+func (s *Service) start(ctx context.Context, rec Record) (Record, error) {
+	now := s.now()
 	vars := map[string]any{
-		"changedFields":   ch.Names(),
-		"nameChanged":     ch.Has(FieldFirstName) || ch.Has(FieldLastName),
-		"lastNameChanged": ch.Has(FieldLastName),
-		"attachmentCount": len(atts),
-		"requester":       p.Subject,
-		"profileId":       prof.ID,
+		"changedFields":   rec.Input.Names(),
+		"nameChanged":     rec.Input.Has(FieldFirstName) || rec.Input.Has(FieldLastName),
+		"lastNameChanged": rec.Input.Has(FieldLastName),
+		"attachmentCount": len(rec.Attachments),
+		"requester":       rec.Owner,
+		"profileId":       rec.ProfileID,
 	}
 	in, eff, err := workflow.Start(ctx, s.Definition, rec.ID, vars, now, s.handlers(rec))
 	if err != nil {
-		// The record stays Pending; the sweeper (or a retry) finishes it.
+		// The record stays Pending; the sweeper starts it again.
 		return rec, err
 	}
 	rec.Workflow = in
 	s.absorb(&rec, eff, now)
-	saved, err := s.Requests.ReplaceRequest(ctx, rec)
+	saved, err := s.replace(ctx, rec)
 	if err != nil {
 		return rec, err
 	}
@@ -257,7 +271,7 @@ func (s *Service) update(ctx context.Context, id string, mutate func(rec *Record
 			// Nothing new; still finish any effects a crashed step left behind.
 			return s.afterSave(ctx, rec), nil
 		}
-		saved, err := s.Requests.ReplaceRequest(ctx, rec)
+		saved, err := s.replace(ctx, rec)
 		if domain.Is(err, domain.KindStale) && attempt < 8 {
 			continue
 		}
@@ -318,7 +332,7 @@ func (s *Service) afterSave(ctx context.Context, rec Record) Record {
 		}
 		if len(left) != len(rec.Outbox) {
 			rec.Outbox = left
-			if saved, err := s.Requests.ReplaceRequest(ctx, rec); err == nil {
+			if saved, err := s.replace(ctx, rec); err == nil {
 				rec = saved
 			}
 		}
@@ -329,7 +343,7 @@ func (s *Service) afterSave(ctx context.Context, rec Record) Record {
 			return rec
 		}
 		rec.LocksReleased = true
-		if saved, err := s.Requests.ReplaceRequest(ctx, rec); err == nil {
+		if saved, err := s.replace(ctx, rec); err == nil {
 			rec = saved
 		}
 	}
@@ -496,4 +510,59 @@ func (s *Service) Flush(ctx context.Context, requestID string) (Record, error) {
 		return rec, domain.E(domain.KindTransient, "request %s: %d effects still undelivered", requestID, len(rec.Outbox))
 	}
 	return rec, nil
+}
+
+// needsAttention: work a crash or an outage may have left undone.
+func needsAttention(rec Record) bool {
+	return rec.RuntimeStatus == Pending || len(rec.Outbox) > 0 || (rec.RuntimeStatus.Terminal() && !rec.LocksReleased)
+}
+
+func (s *Service) create(ctx context.Context, rec Record) (Record, error) {
+	rec.Attention = needsAttention(rec)
+	return s.Requests.CreateRequest(ctx, rec)
+}
+
+func (s *Service) replace(ctx context.Context, rec Record) (Record, error) {
+	rec.Attention = needsAttention(rec)
+	return s.Requests.ReplaceRequest(ctx, rec)
+}
+
+// SweepResult counts what a sweep did.
+type SweepResult struct {
+	Seen, Started, Flushed, Failed int
+}
+
+// Sweep finishes work left behind (the timer-triggered Sweep function):
+// requests still Pending after quiet (their workflow never started), effects
+// not yet dispatched, and field locks of terminal requests not yet released.
+// Every action is idempotent, so overlapping sweeps are safe.
+func (s *Service) Sweep(ctx context.Context, quiet time.Duration, limit int) (SweepResult, error) {
+	var res SweepResult
+	ids, err := s.Requests.NeedingAttention(ctx, s.now().Add(-quiet), limit)
+	if err != nil {
+		return res, err
+	}
+	for _, id := range ids {
+		res.Seen++
+		rec, err := s.Requests.GetRequest(ctx, id)
+		if err != nil {
+			res.Failed++
+			continue
+		}
+		if rec.RuntimeStatus == Pending && rec.Workflow == nil {
+			if _, err := s.start(ctx, rec); err != nil {
+				s.log().Warn("sweep: starting request failed", "request", id, "err", err.Error())
+				res.Failed++
+				continue
+			}
+			res.Started++
+			continue
+		}
+		if after := s.afterSave(ctx, rec); needsAttention(after) {
+			res.Failed++
+		} else {
+			res.Flushed++
+		}
+	}
+	return res, nil
 }

@@ -331,3 +331,62 @@ func canon(t *testing.T, r Record) string {
 	b, _ = json.Marshal(v)
 	return string(b)
 }
+
+// flakyProfiles fails the next n profile writes with a transient error.
+type flakyProfiles struct {
+	*memory.Profiles
+	fail int
+}
+
+func (f *flakyProfiles) ReplaceProfile(ctx context.Context, p domain.Profile) (domain.Profile, error) {
+	if f.fail > 0 {
+		f.fail--
+		return domain.Profile{}, domain.E(domain.KindTransient, "cosmos throttled")
+	}
+	return f.Profiles.ReplaceProfile(ctx, p)
+}
+
+func TestSweepFinishesWorkLeftBehind(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	flaky := &flakyProfiles{Profiles: f.profiles, fail: 1}
+	f.svc.Profiles = flaky
+	ch := f.change(t, ChangeInput{Description: str("after outage")})
+	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil)
+	if err != nil || rec.RuntimeStatus != Pending {
+		t.Fatalf("submit during outage: %v %s (want accepted, Pending)", err, rec.RuntimeStatus)
+	}
+	stored, _ := f.store.GetRequest(ctx, rec.ID)
+	if stored.RuntimeStatus != Pending || !stored.Attention {
+		t.Fatalf("left behind: %s attention=%v", stored.RuntimeStatus, stored.Attention)
+	}
+	// A sweep before the quiet period leaves it alone.
+	res, err := f.svc.Sweep(ctx, time.Minute, 10)
+	if err != nil || res.Seen != 0 {
+		t.Fatalf("early sweep: %+v %v", res, err)
+	}
+	f.now = f.now.Add(2 * time.Minute)
+	f.disp.fail = true // effects cannot be dispatched yet
+	res, err = f.svc.Sweep(ctx, time.Minute, 10)
+	if err != nil || res.Seen != 1 || res.Started != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	stored, _ = f.store.GetRequest(ctx, rec.ID)
+	if stored.RuntimeStatus != Completed || f.profile(t).Description != "after outage" || len(stored.Outbox) == 0 || !stored.Attention {
+		t.Fatalf("after sweep: %s outbox %d attention %v", stored.RuntimeStatus, len(stored.Outbox), stored.Attention)
+	}
+	f.disp.fail = false
+	f.now = f.now.Add(2 * time.Minute)
+	res, err = f.svc.Sweep(ctx, time.Minute, 10)
+	if err != nil || res.Flushed != 1 {
+		t.Fatalf("second sweep: %+v %v", res, err)
+	}
+	stored, _ = f.store.GetRequest(ctx, rec.ID)
+	if stored.Attention || len(stored.Outbox) != 0 || !stored.LocksReleased {
+		t.Fatalf("still needs attention: %+v", stored)
+	}
+	// Nothing left: a third sweep sees nothing; the profile changed once.
+	if res, _ := f.svc.Sweep(ctx, 0, 10); res.Seen != 0 || f.profile(t).Version != 2 {
+		t.Fatalf("third sweep: %+v version %d", res, f.profile(t).Version)
+	}
+}

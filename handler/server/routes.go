@@ -36,4 +36,6 @@ var routes = []route{
 }
 
 // triggers is the one table of non-HTTP functions.
-var triggers = []trigger{}
+var triggers = []trigger{
+	{Function: "Sweep", Handle: (*Server).sweep},
+}
