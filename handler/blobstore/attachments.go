@@ -90,3 +90,16 @@ func (w *AttachmentWriter) PutAttachment(ctx context.Context, profileID, scope s
 		Size: src.n, SHA256: hex.EncodeToString(src.h.Sum(nil)), Verdict: request.VerdictPending,
 	}, nil
 }
+
+// Discard deletes attachments written by a call that was not accepted. It is
+// best effort: a blob left behind is removed by the landing container's
+// lifecycle rule.
+func (w *AttachmentWriter) Discard(ctx context.Context, atts []request.Attachment) {
+	for _, a := range atts {
+		acc, ok := w.s.accounts[a.Account]
+		if !ok || a.Container != w.container {
+			continue
+		}
+		_, _ = acc.svc.NewContainerClient(a.Container).NewBlockBlobClient(a.Blob).Delete(ctx, nil)
+	}
+}

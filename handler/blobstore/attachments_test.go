@@ -32,6 +32,12 @@ func TestPutAttachmentStreamsToLanding(t *testing.T) {
 		t.Fatalf("content type: %v %v", props.ContentType, err)
 	}
 
+	// Discard removes it again (a call that was not accepted).
+	w.Discard(ctx, []request.Attachment{a})
+	if _, err := e.raw.ServiceClient().NewContainerClient(landing).NewBlobClient(a.Blob).GetProperties(ctx, nil); err == nil {
+		t.Error("discarded attachment still exists")
+	}
+
 	// Over the limit: refused, and nothing is left behind.
 	_, err = w.PutAttachment(ctx, "1000", "scope2", 0, "big.pdf", "application/pdf", bytes.NewReader(randomFile(5<<20+1, 8)), 5<<20)
 	if !domain.Is(err, domain.KindTooLarge) {

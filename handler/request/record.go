@@ -110,6 +110,8 @@ type Record struct {
 	Workflow        *workflow.Instance `json:"workflow,omitempty"`
 	Outbox          []Effect           `json:"outbox"`
 	LocksReleased   bool               `json:"locksReleased,omitempty"`
+	// Applied: the change was written to the profile (Completed only).
+	Applied bool `json:"applied,omitempty"`
 	// Attention marks work a crash or outage may have left undone (see
 	// Service.Sweep); kept in step on every save.
 	Attention bool   `json:"attention"`
@@ -128,11 +130,12 @@ type Store interface {
 
 // Locks is the per-profile document of fields with an open request.
 type Locks struct {
-	ID        string            `json:"id"` // "locks-<profileId>"
-	Type      string            `json:"type"`
-	ProfileID string            `json:"profileId"`
-	Fields    map[string]string `json:"fields"` // field → request id
-	ETag      string            `json:"-"`
+	ID        string               `json:"id"` // "locks-<profileId>"
+	Type      string               `json:"type"`
+	ProfileID string               `json:"profileId"`
+	Fields    map[string]string    `json:"fields"` // field → request id
+	Since     map[string]time.Time `json:"since"`  // field → when it was locked
+	ETag      string               `json:"-"`
 }
 
 // LockStore is the port for lock documents (KindNotFound when absent,

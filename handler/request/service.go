@@ -147,11 +147,34 @@ func (s *Service) start(ctx context.Context, rec Record) (Record, error) {
 	}
 	rec.Workflow = in
 	s.absorb(&rec, eff, now)
+	// Verdicts that arrived before the workflow started (it was left for
+	// the sweeper) are delivered now.
+	if allClean, done := verdicts(rec); done && len(rec.Attachments) > 0 && slices.ContainsFunc(in.Messages, func(m workflow.MessageWait) bool { return m.Message == "attachmentsScanned" }) {
+		eff, err := in.Deliver(ctx, s.Definition, scannedEvent(allClean), now, s.handlers(rec))
+		if err != nil {
+			return rec, err
+		}
+		s.absorb(&rec, eff, now)
+	}
 	saved, err := s.replace(ctx, rec)
 	if err != nil {
 		return rec, err
 	}
 	return s.afterSave(ctx, saved), nil
+}
+
+// verdicts reports whether every attachment has a verdict and all are clean.
+func verdicts(rec Record) (allClean, done bool) {
+	allClean, done = true, true
+	for _, a := range rec.Attachments {
+		done = done && a.Verdict != VerdictPending && a.Verdict != ""
+		allClean = allClean && a.Verdict == VerdictClean
+	}
+	return allClean, done
+}
+
+func scannedEvent(allClean bool) workflow.Event {
+	return workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: map[string]any{"allClean": allClean}}
 }
 
 func evidenceFields(ch Change) []string {
@@ -214,19 +237,16 @@ func (s *Service) RecordVerdict(ctx context.Context, requestID, name string, v V
 	if err != nil {
 		return rec, err
 	}
-	allClean, done := true, true
-	for _, a := range rec.Attachments {
-		done = done && a.Verdict != VerdictPending
-		allClean = allClean && a.Verdict == VerdictClean
-	}
-	if !done || rec.RuntimeStatus.Terminal() {
+	allClean, done := verdicts(rec)
+	if !done || rec.RuntimeStatus.Terminal() || rec.Workflow == nil {
+		// Not all scanned yet, over, or not started (start delivers it).
 		return rec, nil
 	}
-	return s.Deliver(ctx, requestID, workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: map[string]any{"allClean": allClean}})
+	return s.Deliver(ctx, requestID, scannedEvent(allClean))
 }
 
 // Cancel terminates an open request on its owner's behalf.
-func (s *Service) Cancel(ctx context.Context, p domain.Principal, requestID string) (Record, error) {
+func (s *Service) Cancel(ctx context.Context, p domain.Principal, requestID, comment string) (Record, error) {
 	rec, err := s.Get(ctx, p, requestID)
 	if err != nil {
 		return rec, err
@@ -237,7 +257,25 @@ func (s *Service) Cancel(ctx context.Context, p domain.Principal, requestID stri
 	if rec.RuntimeStatus.Terminal() {
 		return rec, domain.E(domain.KindConflict, "request %s is already %s", requestID, rec.RuntimeStatus)
 	}
-	return s.Deliver(ctx, requestID, workflow.Event{ID: "cancel", Type: workflow.EventCancel, Actor: p.Subject, Comment: "cancelled by the requester"})
+	reason := "cancelled by the requester"
+	if comment != "" {
+		reason += ": " + comment
+	}
+	if rec.Workflow == nil {
+		// Not started yet (left for the sweeper): terminate the record itself.
+		return s.update(ctx, requestID, func(r *Record, now time.Time) (bool, error) {
+			if r.Workflow != nil || r.RuntimeStatus.Terminal() {
+				return false, domain.E(domain.KindConflict, "request %s changed meanwhile; retry", requestID)
+			}
+			r.RuntimeStatus = Terminated
+			r.Output = map[string]any{"outcome": "terminated", "reason": reason}
+			r.History = append(r.History, HistoryEntry{At: now, Type: "RequestTerminated", Actor: p.Subject, Detail: reason})
+			r.LastUpdatedTime = now
+			r.CustomStatus = customStatus(*r)
+			return true, nil
+		})
+	}
+	return s.Deliver(ctx, requestID, workflow.Event{ID: "cancel", Type: workflow.EventCancel, Actor: p.Subject, Comment: reason})
 }
 
 // Get returns a request readable by p (owner or an approver working on it).
@@ -307,8 +345,14 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, now time.Time) {
 	for _, t := range eff.TasksCreated {
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskAssigned", Detail: fmt.Sprintf("%s to %s", t.ID, strings.Join(t.CandidateGroups, ","))})
 	}
+	if s.Dispatcher == nil {
+		// Nothing delivers effects yet (timers and notifications arrive with
+		// Service Bus): keep them out of the outbox so the sweeper settles.
+		rec.LastUpdatedTime = now
+		rec.CustomStatus = customStatus(*rec)
+		return
+	}
 	for _, t := range eff.TimersScheduled {
-		t := t
 		rec.Outbox = append(rec.Outbox, Effect{ID: "timer-" + t.ID, Timer: &t})
 	}
 	for _, n := range eff.Notifications {
@@ -322,6 +366,23 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, now time.Time) {
 // terminal request; both are retried by the next event or the sweeper if
 // they fail now, and are idempotent.
 func (s *Service) afterSave(ctx context.Context, rec Record) Record {
+	// The change is written to the profile only once the Completed record is
+	// saved, so a racing cancel or rejection (whose save wins) can never
+	// leave a profile changed by a request that did not complete.
+	if rec.RuntimeStatus == Completed && !rec.Applied {
+		if err := s.applyChange(ctx, rec, s.now()); err != nil {
+			s.log().Warn("applying the change failed; left for the sweeper", "request", rec.ID, "err", err.Error())
+			return rec
+		}
+		rec.Applied = true
+		rec.History = append(rec.History, HistoryEntry{At: s.now(), Type: "ChangeApplied", Detail: "profile " + rec.ProfileID})
+		saved, err := s.replace(ctx, rec)
+		if err != nil {
+			s.log().Warn("recording the applied change failed; left for the sweeper", "request", rec.ID, "err", err.Error())
+			return rec
+		}
+		rec = saved
+	}
 	if s.Dispatcher != nil && len(rec.Outbox) > 0 {
 		var left []Effect
 		for _, p := range rec.Outbox {
@@ -397,7 +458,9 @@ func (s *Service) Handlers() workflow.ServiceHandlers { return s.handlers(Record
 // handlers are the service tasks of the default definition.
 func (s *Service) handlers(rec Record) workflow.ServiceHandlers {
 	return workflow.ServiceHandlers{
-		"applyChange": func(sc *workflow.ServiceContext) error { return s.applyChange(sc.Context, rec, sc.Now) },
+		// The profile is written after the Completed record is saved
+		// (afterSave), not inside the engine step: see afterSave.
+		"applyChange": func(sc *workflow.ServiceContext) error { return nil },
 		// Notification of the outcome is an effect of the terminal state
 		// (Effects.Notifications → outbox); the task itself has nothing to do
 		// synchronously.
@@ -444,14 +507,24 @@ func (s *Service) acquire(ctx context.Context, profileID, requestID string, fiel
 			l.Fields = map[string]string{}
 		}
 		for _, f := range fields {
-			if holder, ok := l.Fields[f]; ok && holder != requestID {
-				e := domain.E(domain.KindConflict, "%s has a pending change in request /api/v1/requests/%s", f, holder)
-				e.Details = map[string]any{"request": "/api/v1/requests/" + holder}
-				return e
+			holder, ok := l.Fields[f]
+			if !ok || holder == requestID {
+				continue
 			}
+			if s.lockIsStale(ctx, holder, l.Since[f]) {
+				s.log().Warn("taking over a stale field lock", "profile", profileID, "field", f, "holder", holder)
+				continue
+			}
+			e := domain.E(domain.KindConflict, "%s has a pending change in request /api/v1/requests/%s", f, holder)
+			e.Details = map[string]any{"request": "/api/v1/requests/" + holder}
+			return e
+		}
+		if l.Since == nil {
+			l.Since = map[string]time.Time{}
 		}
 		for _, f := range fields {
 			l.Fields[f] = requestID
+			l.Since[f] = s.now()
 		}
 		if create {
 			_, err = s.Locks.CreateLocks(ctx, l)
@@ -462,6 +535,25 @@ func (s *Service) acquire(ctx context.Context, profileID, requestID string, fiel
 			continue
 		}
 		return err
+	}
+}
+
+// lockGrace is how long a lock may name a request that does not exist yet
+// (it is taken just before the record is created).
+const lockGrace = 2 * time.Minute
+
+// lockIsStale reports whether a lock's holder can no longer need it: the
+// request ended (its release failed) or was never created (a crash between
+// taking the lock and creating the record).
+func (s *Service) lockIsStale(ctx context.Context, holder string, since time.Time) bool {
+	rec, err := s.Requests.GetRequest(ctx, holder)
+	switch {
+	case err == nil:
+		return rec.RuntimeStatus.Terminal()
+	case domain.Is(err, domain.KindNotFound):
+		return s.now().Sub(since) > lockGrace
+	default:
+		return false
 	}
 }
 
@@ -478,6 +570,7 @@ func (s *Service) release(ctx context.Context, profileID, requestID string) erro
 		for f, holder := range l.Fields {
 			if holder == requestID {
 				delete(l.Fields, f)
+				delete(l.Since, f)
 				changed = true
 			}
 		}
@@ -514,7 +607,8 @@ func (s *Service) Flush(ctx context.Context, requestID string) (Record, error) {
 
 // needsAttention: work a crash or an outage may have left undone.
 func needsAttention(rec Record) bool {
-	return rec.RuntimeStatus == Pending || len(rec.Outbox) > 0 || (rec.RuntimeStatus.Terminal() && !rec.LocksReleased)
+	return rec.RuntimeStatus == Pending || len(rec.Outbox) > 0 ||
+		(rec.RuntimeStatus == Completed && !rec.Applied) || (rec.RuntimeStatus.Terminal() && !rec.LocksReleased)
 }
 
 func (s *Service) create(ctx context.Context, rec Record) (Record, error) {

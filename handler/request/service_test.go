@@ -206,7 +206,7 @@ func TestEvidenceRequiredAndCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := domain.Principal{Subject: "user-1001"}
-	if _, err := f.svc.Cancel(ctx, other, rec.ID); !domain.Is(err, domain.KindNotFound) {
+	if _, err := f.svc.Cancel(ctx, other, rec.ID, ""); !domain.Is(err, domain.KindNotFound) {
 		t.Fatalf("another user cancelled: %v", err)
 	}
 	if _, err := f.svc.Get(ctx, other, rec.ID); !domain.Is(err, domain.KindNotFound) {
@@ -216,14 +216,14 @@ func TestEvidenceRequiredAndCancel(t *testing.T) {
 	if _, err := f.svc.Get(ctx, approver, rec.ID); !domain.Is(err, domain.KindNotFound) {
 		t.Fatalf("approver read a request with no task yet: %v", err)
 	}
-	rec, err = f.svc.Cancel(ctx, f.owner, rec.ID)
+	rec, err = f.svc.Cancel(ctx, f.owner, rec.ID, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rec.RuntimeStatus != Terminated || rec.History[len(rec.History)-1].Actor != "user-1000" {
 		t.Fatalf("cancel: %s %+v", rec.RuntimeStatus, rec.History)
 	}
-	if _, err := f.svc.Cancel(ctx, f.owner, rec.ID); !domain.Is(err, domain.KindConflict) {
+	if _, err := f.svc.Cancel(ctx, f.owner, rec.ID, ""); !domain.Is(err, domain.KindConflict) {
 		t.Fatalf("cancel twice: %v", err)
 	}
 	// Locks released: a new marital status change is accepted.
@@ -353,12 +353,12 @@ func TestSweepFinishesWorkLeftBehind(t *testing.T) {
 	f.svc.Profiles = flaky
 	ch := f.change(t, ChangeInput{Description: str("after outage")})
 	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil)
-	if err != nil || rec.RuntimeStatus != Pending {
-		t.Fatalf("submit during outage: %v %s (want accepted, Pending)", err, rec.RuntimeStatus)
+	if err != nil || rec.RuntimeStatus != Completed || rec.Applied {
+		t.Fatalf("submit during outage: %v %s applied=%v (want accepted, not yet applied)", err, rec.RuntimeStatus, rec.Applied)
 	}
 	stored, _ := f.store.GetRequest(ctx, rec.ID)
-	if stored.RuntimeStatus != Pending || !stored.Attention {
-		t.Fatalf("left behind: %s attention=%v", stored.RuntimeStatus, stored.Attention)
+	if !stored.Attention || f.profile(t).Description == "after outage" {
+		t.Fatalf("left behind: attention=%v", stored.Attention)
 	}
 	// A sweep before the quiet period leaves it alone.
 	res, err := f.svc.Sweep(ctx, time.Minute, 10)
@@ -368,12 +368,12 @@ func TestSweepFinishesWorkLeftBehind(t *testing.T) {
 	f.now = f.now.Add(2 * time.Minute)
 	f.disp.fail = true // effects cannot be dispatched yet
 	res, err = f.svc.Sweep(ctx, time.Minute, 10)
-	if err != nil || res.Seen != 1 || res.Started != 1 {
+	if err != nil || res.Seen != 1 || res.Failed != 1 {
 		t.Fatalf("sweep: %+v %v", res, err)
 	}
 	stored, _ = f.store.GetRequest(ctx, rec.ID)
-	if stored.RuntimeStatus != Completed || f.profile(t).Description != "after outage" || len(stored.Outbox) == 0 || !stored.Attention {
-		t.Fatalf("after sweep: %s outbox %d attention %v", stored.RuntimeStatus, len(stored.Outbox), stored.Attention)
+	if !stored.Applied || f.profile(t).Description != "after outage" || len(stored.Outbox) == 0 || !stored.Attention {
+		t.Fatalf("after sweep: applied %v outbox %d attention %v", stored.Applied, len(stored.Outbox), stored.Attention)
 	}
 	f.disp.fail = false
 	f.now = f.now.Add(2 * time.Minute)
@@ -388,5 +388,121 @@ func TestSweepFinishesWorkLeftBehind(t *testing.T) {
 	// Nothing left: a third sweep sees nothing; the profile changed once.
 	if res, _ := f.svc.Sweep(ctx, 0, 10); res.Seen != 0 || f.profile(t).Version != 2 {
 		t.Fatalf("third sweep: %+v version %d", res, f.profile(t).Version)
+	}
+}
+
+// An engine start that fails leaves the request Pending; the sweeper starts it.
+func TestSweepStartsPendingRequests(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := Record{ID: "req-pending", Type: "request", Name: "ProfileUpdate", ProfileID: "1000", Owner: "user-1000",
+		Input: f.change(t, ChangeInput{Description: str("late")}), RuntimeStatus: Pending, Attention: true, CreatedTime: f.now, LastUpdatedTime: f.now}
+	if _, err := f.store.CreateRequest(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	res, err := f.svc.Sweep(ctx, time.Minute, 10)
+	if err != nil || res.Started != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	got, _ := f.store.GetRequest(ctx, rec.ID)
+	if got.RuntimeStatus != Completed || !got.Applied || f.profile(t).Description != "late" {
+		t.Fatalf("after sweep: %s applied %v", got.RuntimeStatus, got.Applied)
+	}
+}
+
+// A decision racing a cancel: whichever saves first wins, and the profile
+// changes only if the request completed.
+func TestCancelBeatsApprovalNoProfileChange(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = f.svc.RecordVerdict(ctx, rec.ID, "marriage.pdf", VerdictClean, "s", "")
+	task := rec.Workflow.OpenTasks()[0].ID
+	// The approver's step has read the record; the owner cancels meanwhile.
+	racer := &racingStore{Requests: f.store, before: func() {
+		if _, err := f.svc.Cancel(ctx, f.owner, rec.ID, ""); err != nil {
+			t.Errorf("cancel: %v", err)
+		}
+	}}
+	f.svc.Requests = racer
+	_, err = f.svc.Deliver(ctx, rec.ID, workflow.Event{ID: "d1", Type: workflow.EventTaskDecision, TaskID: task, Decision: workflow.Approve, Actor: "alice", Groups: []string{"ProfileApprover"}})
+	if !domain.Is(err, domain.KindConflict) {
+		t.Fatalf("approval after cancel: %v", err)
+	}
+	got, _ := f.store.GetRequest(ctx, rec.ID)
+	if got.RuntimeStatus != Terminated || f.profile(t).FirstName != "Ada" {
+		t.Fatalf("status %s, firstName %s", got.RuntimeStatus, f.profile(t).FirstName)
+	}
+}
+
+// racingStore runs before() once, just before the first replace.
+type racingStore struct {
+	*memory.Requests
+	before func()
+	done   bool
+}
+
+func (r *racingStore) ReplaceRequest(ctx context.Context, rec Record) (Record, error) {
+	if !r.done {
+		r.done = true
+		r.before()
+	}
+	return r.Requests.ReplaceRequest(ctx, rec)
+}
+
+// A lock whose request was never created (crash between lock and create)
+// is taken over after the grace period; a live holder keeps it.
+func TestStaleLockTakenOver(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if _, err := f.store.CreateLocks(ctx, Locks{ID: LocksID("1000"), Type: "locks", ProfileID: "1000",
+		Fields: map[string]string{FieldDescription: "req-ghost"}, Since: map[string]time.Time{FieldDescription: f.now}}); err != nil {
+		t.Fatal(err)
+	}
+	ch := f.change(t, ChangeInput{Description: str("mine")})
+	if _, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil); !domain.Is(err, domain.KindConflict) || !strings.Contains(err.Error(), "req-ghost") {
+		t.Fatalf("within grace: %v", err)
+	}
+	f.now = f.now.Add(3 * time.Minute)
+	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil)
+	if err != nil || rec.RuntimeStatus != Completed {
+		t.Fatalf("after grace: %v", err)
+	}
+}
+
+// Verdicts recorded while a request waits for the sweeper are honoured when
+// it starts; a request not started yet can be cancelled.
+func TestPendingRequestVerdictsAndCancel(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	mk := func(id string) Record {
+		rec := Record{ID: id, Type: "request", Name: "ProfileUpdate", ProfileID: "1000", Owner: "user-1000",
+			Input: f.change(t, ChangeInput{FirstName: str("Augusta")}), RuntimeStatus: Pending, Attention: true,
+			Attachments: []Attachment{{Name: "a.pdf", Blob: "b", Verdict: VerdictPending}}, CreatedTime: f.now, LastUpdatedTime: f.now}
+		if _, err := f.store.CreateRequest(ctx, rec); err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	a := mk("req-a1")
+	if _, err := f.svc.RecordVerdict(ctx, a.ID, "a.pdf", VerdictClean, "s", ""); err != nil {
+		t.Fatalf("verdict before start: %v", err)
+	}
+	b := mk("req-b1")
+	got, err := f.svc.Cancel(ctx, f.owner, b.ID, "typo")
+	if err != nil || got.RuntimeStatus != Terminated || got.Output["reason"] != "cancelled by the requester: typo" {
+		t.Fatalf("cancel pending: %v %+v", err, got.Output)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	if res, err := f.svc.Sweep(ctx, time.Minute, 10); err != nil || res.Started != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	got, _ = f.store.GetRequest(ctx, a.ID)
+	if got.CustomStatus.Stage != "waitingForApproval" {
+		t.Fatalf("started request stage %s, want waitingForApproval (scan already known)", got.CustomStatus.Stage)
 	}
 }

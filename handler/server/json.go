@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -64,7 +65,7 @@ func StrictUnmarshal(body []byte, v any) error {
 	if !utf8.Valid(body) {
 		return domain.E(domain.KindInvalid, "request body is not valid UTF-8")
 	}
-	if err := checkDuplicateKeys(body); err != nil {
+	if err := checkTokens(body, v); err != nil {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -112,16 +113,20 @@ func friendlyType(kind string) string {
 	return "a " + kind
 }
 
-// checkDuplicateKeys walks the token stream and refuses an object with the
-// same key twice (encoding/json would silently keep the last one).
-func checkDuplicateKeys(body []byte) error {
+// checkTokens walks the token stream and refuses what encoding/json would
+// silently accept: the same key twice (also differing only in letter case,
+// which encoding/json matches case-insensitively), top-level keys that are
+// not exactly one of the target's field names (e.g. "FirstName"), and null
+// values (a field is either given or absent).
+func checkTokens(body []byte, v any) error {
+	names := fieldNames(v)
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	type frame struct {
 		obj  bool
 		keys map[string]bool
-		next bool // in an object: next string token is a key
-		path string
+		next bool   // in an object: the next string token is a key
+		key  string // the key whose value comes next
 	}
 	var stack []*frame
 	for {
@@ -139,11 +144,7 @@ func checkDuplicateKeys(body []byte) error {
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
 			case '{', '[':
-				path := ""
-				if top != nil {
-					path = top.path
-				}
-				stack = append(stack, &frame{obj: d == '{', keys: map[string]bool{}, next: true, path: path})
+				stack = append(stack, &frame{obj: d == '{', keys: map[string]bool{}, next: true})
 			case '}', ']':
 				stack = stack[:len(stack)-1]
 				if len(stack) > 0 && stack[len(stack)-1].obj {
@@ -152,17 +153,55 @@ func checkDuplicateKeys(body []byte) error {
 			}
 			continue
 		}
-		if top != nil && top.obj {
-			if top.next {
-				k := tok.(string)
-				if top.keys[k] {
-					return domain.E(domain.KindInvalid, "duplicate key %q", k)
-				}
-				top.keys[k] = true
-				top.next = false
-				continue
+		if top == nil || !top.obj {
+			if tok == nil && top != nil {
+				return domain.E(domain.KindInvalid, "null is not allowed in arrays")
 			}
-			top.next = true
+			continue
 		}
+		if top.next {
+			k := tok.(string)
+			lk := strings.ToLower(k)
+			if top.keys[lk] {
+				return domain.E(domain.KindInvalid, "duplicate key %q", k)
+			}
+			if len(stack) == 1 && names != nil && !names[k] {
+				return domain.E(domain.KindInvalid, "unknown field %q", k)
+			}
+			top.keys[lk] = true
+			top.key = k
+			top.next = false
+			continue
+		}
+		if tok == nil {
+			return domain.E(domain.KindInvalid, "field %q must not be null (leave it out instead)", top.key)
+		}
+		top.next = true
 	}
+}
+
+// fieldNames is the set of exact JSON names of a struct target (nil when v
+// is not a pointer to a struct).
+func fieldNames(v any) map[string]bool {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return nil
+	}
+	t = t.Elem()
+	names := map[string]bool{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names[name] = true
+	}
+	return names
 }

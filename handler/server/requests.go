@@ -26,7 +26,7 @@ import (
 type RequestService interface {
 	Submit(ctx context.Context, p domain.Principal, prof domain.Profile, ch request.Change, atts []request.Attachment, accept request.MFAConsumer) (request.Record, error)
 	Get(ctx context.Context, p domain.Principal, id string) (request.Record, error)
-	Cancel(ctx context.Context, p domain.Principal, id string) (request.Record, error)
+	Cancel(ctx context.Context, p domain.Principal, id, comment string) (request.Record, error)
 	Deliver(ctx context.Context, id string, ev workflow.Event) (request.Record, error)
 	Sweep(ctx context.Context, quiet time.Duration, limit int) (request.SweepResult, error)
 }
@@ -35,6 +35,8 @@ type RequestService interface {
 // (never the whole file in memory), refusing more than max bytes.
 type AttachmentSink interface {
 	PutAttachment(ctx context.Context, profileID, scope string, index int, name, contentType string, r io.Reader, max int64) (request.Attachment, error)
+	// Discard deletes attachments of a call that was not accepted (best effort).
+	Discard(ctx context.Context, atts []request.Attachment)
 }
 
 // Limits of the multipart PATCH (the source design's form).
@@ -45,7 +47,13 @@ const (
 )
 
 // patchProfile: PATCH /api/v1/profile/{internalID}.
-func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
+//
+// Order matters: the body is read (multipart files streamed to the landing
+// container) and an Idempotency-Key replay answered before the MFA token is
+// checked, so a retry within 24 h gets the stored answer even after the
+// token expired; the token is spent only when the change is accepted; files
+// streamed by a call that is not accepted are deleted again.
+func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.Principal) (err error) {
 	ctx := r.Context()
 	if s.Requests == nil || s.MFA == nil || s.Idempotency == nil {
 		return domain.E(domain.KindInternal, "change requests are not configured")
@@ -58,10 +66,6 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 	if token == "" {
 		return domain.E(domain.KindUnauthorized, "X-MFA-Token header required: verify an SMS PIN first (POST /api/v1/mfa/challenge)")
 	}
-	claims, err := s.MFA.Check(ctx, token, p, prof.ID)
-	if err != nil {
-		return err
-	}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" {
 		if err := idempotency.ValidateKey(key); err != nil {
@@ -69,14 +73,17 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 		}
 	}
 
+	accepted := false
 	in, atts, fingerprint, err := s.readChange(ctx, r, prof.ID)
+	defer func() {
+		if !accepted && len(atts) > 0 && s.Attachments != nil {
+			s.Attachments.Discard(context.WithoutCancel(ctx), atts)
+		}
+	}()
 	if err != nil {
 		return err
 	}
-	var (
-		lease    idempotency.Record
-		finished bool
-	)
+	var lease idempotency.Record
 	if key != "" {
 		rec, replay, err := s.Idempotency.Begin(ctx, p.Subject, key, idempotency.Hash(r.Method, r.URL.Path, fingerprint))
 		if err != nil {
@@ -94,14 +101,18 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 		lease = rec
 		defer func() {
 			// Only accepted answers are kept; anything else frees the key.
-			if !finished {
-				if aerr := s.Idempotency.Abandon(ctx, lease); aerr != nil {
+			if !accepted {
+				if aerr := s.Idempotency.Abandon(context.WithoutCancel(ctx), lease); aerr != nil {
 					s.log.Warn("abandoning idempotency key failed", "invocationId", invocationID(ctx), "err", aerr.Error())
 				}
 			}
 		}()
 	}
 
+	claims, err := s.MFA.Check(ctx, token, p, prof.ID)
+	if err != nil {
+		return err
+	}
 	ch, err := request.Validate(in, prof, s.Now())
 	if err != nil {
 		return err
@@ -124,14 +135,17 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 
 	rec, err := s.Requests.Submit(ctx, p, prof, ch, atts, func(ctx context.Context) error { return s.MFA.Consume(ctx, claims) })
 	if err != nil {
+		if ch.UploadID != "" {
+			atts = nil // the client's own upload: never deleted here
+		}
 		return err
 	}
+	accepted = true
 	status, body, headers := submitResponse(rec)
 	if key != "" {
-		if err := s.Idempotency.Finish(ctx, lease, status, headers, body); err != nil {
+		// The request is accepted whatever happens to the connection now.
+		if err := s.Idempotency.Finish(context.WithoutCancel(ctx), lease, status, headers, body); err != nil {
 			s.log.Warn("storing idempotent response failed", "invocationId", invocationID(ctx), "err", err.Error())
-		} else {
-			finished = true
 		}
 	}
 	for k, v := range headers {
@@ -148,9 +162,9 @@ func submitResponse(rec request.Record) (int, []byte, map[string]string) {
 	url := "/api/v1/requests/" + rec.ID
 	headers := map[string]string{"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store"}
 	status, st := http.StatusOK, "Success"
-	switch rec.RuntimeStatus {
-	case request.Completed:
-	case request.Failed, request.Terminated:
+	switch {
+	case rec.RuntimeStatus == request.Completed && rec.Applied:
+	case rec.RuntimeStatus == request.Failed || rec.RuntimeStatus == request.Terminated:
 		st = string(rec.RuntimeStatus)
 	default:
 		status, st = http.StatusAccepted, "InProgress"
@@ -192,8 +206,11 @@ func (s *Server) readMultipart(ctx context.Context, r *http.Request, boundary, p
 		return in, nil, nil, domain.E(domain.KindTooLarge, "request larger than %d MB", maxMultipartRequest>>20)
 	}
 	body := http.MaxBytesReader(nil, r.Body, maxMultipartRequest)
+	// The fingerprint covers the content (json part, each file's field,
+	// name, type and SHA-256), not the raw bytes: the boundary is random, so
+	// a client rebuilding the same form must match its first try.
 	h := sha256.New()
-	mr := multipart.NewReader(io.TeeReader(body, h), boundary)
+	mr := multipart.NewReader(body, boundary)
 	var (
 		jsonSeen bool
 		atts     []request.Attachment
@@ -207,55 +224,58 @@ func (s *Server) readMultipart(ctx context.Context, r *http.Request, boundary, p
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return in, nil, nil, domain.E(domain.KindTooLarge, "request larger than %d MB", maxMultipartRequest>>20)
+				return in, atts, nil, domain.E(domain.KindTooLarge, "request larger than %d MB", maxMultipartRequest>>20)
 			}
-			return in, nil, nil, domain.E(domain.KindInvalid, "malformed multipart body")
+			return in, atts, nil, domain.E(domain.KindInvalid, "malformed multipart body")
 		}
 		switch name := part.FormName(); name {
 		case "json":
 			if jsonSeen {
-				return in, nil, nil, domain.E(domain.KindInvalid, "part \"json\" given twice")
+				return in, atts, nil, domain.E(domain.KindInvalid, "part \"json\" given twice")
 			}
 			jsonSeen = true
 			b, err := io.ReadAll(io.LimitReader(part, maxJSONBody+1))
 			if err != nil {
-				return in, nil, nil, domain.E(domain.KindInvalid, "malformed multipart body")
+				return in, atts, nil, domain.E(domain.KindInvalid, "malformed multipart body")
 			}
 			if len(b) > maxJSONBody {
-				return in, nil, nil, domain.E(domain.KindTooLarge, "part \"json\" larger than %d bytes", maxJSONBody)
+				return in, atts, nil, domain.E(domain.KindTooLarge, "part \"json\" larger than %d bytes", maxJSONBody)
 			}
 			if err := StrictUnmarshal(b, &in); err != nil {
-				return in, nil, nil, err
+				return in, atts, nil, err
 			}
+			fmt.Fprintf(h, "json\x00%d\x00%s\x00", len(b), b)
 		case "attachment1", "attachment2":
 			if len(atts) >= maxAttachments {
-				return in, nil, nil, domain.E(domain.KindInvalid, "at most %d attachments", maxAttachments)
+				return in, atts, nil, domain.E(domain.KindInvalid, "at most %d attachments", maxAttachments)
 			}
 			for _, a := range atts {
 				if a.Name == part.FileName() {
-					return in, nil, nil, domain.E(domain.KindInvalid, "%s: two attachments named %q", name, a.Name)
+					return in, atts, nil, domain.E(domain.KindInvalid, "%s: two attachments named %q", name, a.Name)
 				}
 			}
 			if s.Attachments == nil {
-				return in, nil, nil, domain.E(domain.KindInternal, "attachment storage is not configured")
+				return in, atts, nil, domain.E(domain.KindInternal, "attachment storage is not configured")
 			}
 			// Same name and type rules as declared uploads; the size is
 			// enforced while streaming.
 			specs, err := upload.ValidateSpecs([]upload.FileSpec{{Name: rawFileName(part), ContentType: part.Header.Get("Content-Type"), Size: 1}})
 			if err != nil {
-				return in, nil, nil, domain.Wrap(domain.KindInvalid, err, "%s: %s", name, errMsg(err))
+				return in, atts, nil, domain.Wrap(domain.KindInvalid, err, "%s: %s", name, errMsg(err))
 			}
-			a, err := s.Attachments.PutAttachment(ctx, profileID, scope, len(atts), specs[0].Name, specs[0].ContentType, part, maxAttachment)
+			fh := sha256.New()
+			a, err := s.Attachments.PutAttachment(ctx, profileID, scope, len(atts), specs[0].Name, specs[0].ContentType, io.TeeReader(part, fh), maxAttachment)
 			if err != nil {
-				return in, nil, nil, err
+				return in, atts, nil, err
 			}
 			atts = append(atts, a)
+			fmt.Fprintf(h, "%s\x00%s\x00%s\x00%x\x00", name, specs[0].Name, specs[0].ContentType, fh.Sum(nil))
 		default:
-			return in, nil, nil, domain.E(domain.KindInvalid, "unexpected form part %q (want json, attachment1, attachment2)", name)
+			return in, atts, nil, domain.E(domain.KindInvalid, "unexpected form part %q (want json, attachment1, attachment2)", name)
 		}
 	}
 	if !jsonSeen {
-		return in, nil, nil, domain.E(domain.KindInvalid, "multipart body needs a part named \"json\"")
+		return in, atts, nil, domain.E(domain.KindInvalid, "multipart body needs a part named \"json\"")
 	}
 	return in, atts, []byte(hex.EncodeToString(sumOf(h))), nil
 }
@@ -295,10 +315,11 @@ func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request, p domain.
 	if s.Requests == nil {
 		return domain.E(domain.KindInternal, "change requests are not configured")
 	}
-	if err := drainOptionalJSON(r); err != nil {
+	comment, err := optionalComment(r)
+	if err != nil {
 		return err
 	}
-	rec, err := s.Requests.Cancel(r.Context(), p, r.PathValue("requestId"))
+	rec, err := s.Requests.Cancel(r.Context(), p, r.PathValue("requestId"), comment)
 	if err != nil {
 		return err
 	}
@@ -306,15 +327,23 @@ func (s *Server) cancelRequest(w http.ResponseWriter, r *http.Request, p domain.
 	return nil
 }
 
-// drainOptionalJSON accepts an empty body or a JSON object {"comment"}.
-func drainOptionalJSON(r *http.Request) error {
-	if r.ContentLength == 0 {
-		return nil
+// optionalComment reads an empty body or a JSON object {"comment"} (at most
+// 500 characters, plain text).
+func optionalComment(r *http.Request) (string, error) {
+	if r.ContentLength == 0 || r.Header.Get("Content-Type") == "" {
+		return "", nil
 	}
 	var body struct {
 		Comment string `json:"comment"`
 	}
-	return decodeJSON(r, &body)
+	if err := decodeJSON(r, &body); err != nil {
+		return "", err
+	}
+	c, err := request.ValidateDescription(body.Comment)
+	if err != nil || len([]rune(c)) > 500 {
+		return "", domain.E(domain.KindInvalid, "comment: at most 500 characters of plain text")
+	}
+	return c, nil
 }
 
 func jsonBytes(v any) ([]byte, error) {

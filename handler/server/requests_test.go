@@ -48,6 +48,14 @@ func (m *memSink) PutAttachment(_ context.Context, profileID, scope string, inde
 	return request.Attachment{Name: name, Blob: blob, ContentType: ct, Size: int64(len(b))}, nil
 }
 
+func (m *memSink) Discard(_ context.Context, atts []request.Attachment) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, a := range atts {
+		delete(m.blobs, a.Blob)
+	}
+}
+
 type changeEnv struct {
 	s        *Server
 	signer   *mfa.Signer
@@ -173,6 +181,9 @@ func TestPatchBadInput(t *testing.T) {
 		{"MFA token for another profile", "application/json", `{"description":"x","timestamp":"` + ts + `"}`, e.token(t, "user-1000", "1001"), 403, ""},
 		{"wrong content type", "text/plain", `{}`, "", 415, "Content-Type"},
 		{"unknown field", "application/json", `{"nickname":"x","timestamp":"` + ts + `"}`, "", 400, "unknown field"},
+		{"keys differing in case", "application/json", `{"description":"a","DESCRIPTION":"b","timestamp":"` + ts + `"}`, "", 400, "duplicate key"},
+		{"wrong case field", "application/json", `{"Description":"a","timestamp":"` + ts + `"}`, "", 400, "unknown field"},
+		{"null value", "application/json", `{"description":null,"timestamp":"` + ts + `"}`, "", 400, "must not be null"},
 		{"duplicate key", "application/json", `{"description":"a","description":"b","timestamp":"` + ts + `"}`, "", 400, "duplicate key"},
 		{"wrong type", "application/json", `{"description":5,"timestamp":"` + ts + `"}`, "", 400, "must be a string"},
 		{"trailing data", "application/json", `{"description":"x","timestamp":"` + ts + `"} {}`, "", 400, "after the JSON"},
@@ -223,8 +234,9 @@ func TestPatchIdempotencyKey(t *testing.T) {
 	if first.Code != 200 {
 		t.Fatalf("first: %d %s", first.Code, first.Body)
 	}
-	// Same key + same body: the stored answer, byte for byte (even with a spent token).
-	again := e.patch("application/json", body, e.token(t, "user-1000", "1000"), map[string]string{"Idempotency-Key": "k-1"})
+	// Same key + same body: the stored answer, byte for byte, even with the
+	// spent (or by now expired) MFA token of the first try.
+	again := e.patch("application/json", body, "spent-or-expired-token", map[string]string{"Idempotency-Key": "k-1"})
 	if again.Code != 200 || again.Body.String() != first.Body.String() || again.Header().Get("Idempotent-Replayed") != "true" {
 		t.Fatalf("replay: %d %q vs %q", again.Code, again.Body, first.Body)
 	}
@@ -360,5 +372,38 @@ func TestSweepTrigger(t *testing.T) {
 	e.s.ServeHTTP(rec, req)
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "permanent failure") {
 		t.Fatalf("bad timer payload: %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A rebuilt multipart form (new random boundary) with the same content
+// replays; a refused multipart call leaves no blob behind.
+func TestPatchMultipartIdempotencyAndCleanup(t *testing.T) {
+	e := newChangeServer(t)
+	ts := now3339()
+	jsonPart := `{"maritalStatus":"Married","timestamp":"` + ts + `"}`
+	files := map[string][2]string{"attachment1": {"certificate.pdf", "application/pdf"}}
+	ct, body := multipartBody(t, jsonPart, files)
+	first := e.patch(ct, body, e.token(t, "user-1000", "1000"), map[string]string{"Idempotency-Key": "mp-1"})
+	if first.Code != 202 {
+		t.Fatalf("first: %d %s", first.Code, first.Body)
+	}
+	ct2, body2 := multipartBody(t, jsonPart, files)
+	if ct2 == ct {
+		t.Fatal("test needs a new boundary")
+	}
+	again := e.patch(ct2, body2, e.token(t, "user-1000", "1000"), map[string]string{"Idempotency-Key": "mp-1"})
+	if again.Code != 202 || again.Body.String() != first.Body.String() {
+		t.Fatalf("rebuilt form: %d %s", again.Code, again.Body)
+	}
+	if len(e.sink.blobs) != 1 {
+		t.Fatalf("replayed call left its upload behind: %d blobs", len(e.sink.blobs))
+	}
+	// Refused after streaming (MFA token for another profile): blob deleted.
+	ct3, body3 := multipartBody(t, `{"firstName":"Augusta","timestamp":"`+ts+`"}`, map[string][2]string{"attachment1": {"deed.pdf", "application/pdf"}})
+	if rec := e.patch(ct3, body3, e.token(t, "user-1000", "1001"), nil); rec.Code != 403 {
+		t.Fatalf("refused: %d %s", rec.Code, rec.Body)
+	}
+	if len(e.sink.blobs) != 1 {
+		t.Fatalf("refused call left its upload behind: %d blobs", len(e.sink.blobs))
 	}
 }
