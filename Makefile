@@ -5,7 +5,7 @@ APP := build/app
 GOTESTFLAGS ?=
 FUZZTIME ?= 30s
 
-.PHONY: all deps build package run test unit lint archcheck bench fuzz clean
+.PHONY: all deps build package dist run test unit lint archcheck bench fuzz clean
 
 all: package
 
@@ -24,6 +24,10 @@ build:
 # `func start --script-root build/app` runs and deployment publishes.
 package:
 	$(GO) run ./dev/cmd/package -o $(APP)
+
+# The Azure artifact: linux/amd64 handler, zipped for zip deploy.
+dist:
+	$(GO) run ./dev/cmd/package -o build/dist/app -goarch amd64 -zip build/dist/profileflow.zip
 
 # Starts Azurite, the Cosmos DB stand-in, the fake Twilio API and the
 # development host with the handler on http://127.0.0.1:7071; Ctrl-C stops all.

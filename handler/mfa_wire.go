@@ -12,23 +12,19 @@ import (
 	"github.com/profileflow/profileflow/handler/sms"
 )
 
+// sampleMFAKey is MFA_TOKEN_KEY in local.settings.sample.json.
+const sampleMFAKey = "bG9jYWwtb25seS1tZmEta2V5LWRvLW5vdC11c2UtaW4tYXp1cmUtISE="
+
 // wireMFA builds the SMS second factor: Twilio Verify (twilio-go) for the
 // PINs, the Cosmos mfa container for challenges, limits and token uses, and
-// the HMAC key for MFA tokens. With none of its settings present MFA is off
-// (its routes answer 500 and profile changes cannot be made); a partial or
-// invalid configuration stops start-up with a message naming the setting.
-// It also returns the Twilio client as the notification sender.
+// the HMAC key for MFA tokens. Its settings are required (config); an
+// invalid value stops start-up with a message naming the setting. It also
+// returns the Twilio client as the notification sender.
 func wireMFA(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (server.MFAService, *sms.Client, error) {
-	names := []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_VERIFY_SERVICE_SID", "MFA_TOKEN_KEY"}
-	set := 0
-	for _, n := range names {
-		if cfg.String(n) != "" {
-			set++
-		}
-	}
-	if set == 0 {
-		log.Warn("MFA is not configured (TWILIO_* and MFA_TOKEN_KEY unset): profile changes cannot be verified")
-		return nil, nil, nil
+	// The key from local.settings.sample.json is public: refuse it against
+	// the real Twilio (TWILIO_API_BASE_URL is set only for the local fake).
+	if cfg.String("MFA_TOKEN_KEY") == sampleMFAKey && cfg.String("TWILIO_API_BASE_URL") == "" {
+		return nil, nil, fmt.Errorf("setting MFA_TOKEN_KEY: the sample key of local.settings.sample.json must not be used outside local runs")
 	}
 	timeout, err := cfg.Duration("TWILIO_TIMEOUT")
 	if err != nil {

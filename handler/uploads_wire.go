@@ -18,10 +18,6 @@ import (
 // setting stops start-up naming it. No network call happens here.
 func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (server.UploadService, *blobstore.Store, error) {
 	accounts := cfg.List("UPLOAD_ACCOUNTS")
-	if len(accounts) == 0 {
-		log.Warn("uploads are not configured (UPLOAD_ACCOUNTS unset): SAS uploads are off")
-		return nil, nil, nil
-	}
 	ttl, err := cfg.Duration("UPLOAD_SAS_TTL")
 	if err != nil {
 		return nil, nil, err

@@ -277,9 +277,25 @@ func isLoopback(remoteAddr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// isLoopbackHost reports whether the Host header names this machine, so a
+// web page reached through DNS rebinding (Host: attacker.example) cannot
+// read PINs from /dev/outbox or mint tokens.
+func isLoopbackHost(hostHeader string) bool {
+	host, _, err := net.SplitHostPort(hostHeader)
+	if err != nil {
+		host = hostHeader
+	}
+	host = strings.Trim(host, "[]")
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 func (h *Host) serveDev(w http.ResponseWriter, r *http.Request) {
-	if !isLoopback(r.RemoteAddr) {
-		h.log.Warn("dev endpoint refused for non-loopback client", "path", r.URL.Path, "remote", r.RemoteAddr)
+	if !isLoopback(r.RemoteAddr) || !isLoopbackHost(r.Host) {
+		h.log.Warn("dev endpoint refused for non-loopback client", "path", r.URL.Path, "remote", r.RemoteAddr, "host", r.Host)
 		http.Error(w, "dev endpoints are loopback-only", http.StatusForbidden)
 		return
 	}

@@ -481,6 +481,7 @@ func bareHost(t *testing.T, opts Options) *Host {
 func serve(h http.Handler, method, target, remote string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, target, nil)
 	req.RemoteAddr = remote
+	req.Host = "127.0.0.1:7071" // as a local browser or curl sends it
 	rr := httptest.NewRecorder()
 	h.ServeHTTP(rr, req)
 	return rr
@@ -557,5 +558,25 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(tc.addr); got != tc.want {
 			t.Errorf("isLoopback(%q) = %v, want %v", tc.addr, got, tc.want)
 		}
+	}
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"127.0.0.1:7071": true, "localhost:7071": true, "[::1]:7071": true, "localhost": true,
+		"attacker.example:7071": false, "attacker.example": false, "10.0.0.1:7071": false, "": false,
+	} {
+		if got := isLoopbackHost(host); got != want {
+			t.Errorf("isLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+	// Through the handler: a rebinding page's Host header is refused.
+	h := &Host{log: slog.New(slog.DiscardHandler)}
+	req := httptest.NewRequest("GET", "http://attacker.example:7071/dev/outbox", nil)
+	req.RemoteAddr = "127.0.0.1:5555"
+	rec := httptest.NewRecorder()
+	h.serveDev(rec, req)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("rebinding Host: %d", rec.Code)
 	}
 }

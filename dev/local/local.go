@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -38,6 +39,9 @@ type Options struct {
 	HandlerOutput io.Writer // handler logs; default os.Stderr
 	Logger        *slog.Logger
 	Seed          bool // seed sample profiles 1000…1009
+	// NoHost starts the stand-ins and the local OIDC issuer only (on
+	// HostPort), for running build/app under Functions Core Tools instead.
+	NoHost bool
 }
 
 // System is a running local stack.
@@ -84,13 +88,6 @@ func Start(ctx context.Context, o Options) (sys *System, err error) {
 		return nil, err
 	}
 
-	if o.HostPort == 0 {
-		if o.HostPort, err = stack.FreePort(); err != nil {
-			return nil, err
-		}
-	}
-	sys.URL = "http://127.0.0.1:" + strconv.Itoa(o.HostPort)
-
 	sys.Azurite, err = stack.StartAzurite(ctx, stack.AzuriteOptions{Port: o.AzuritePort, LogDir: o.LogDir})
 	if err != nil {
 		return nil, fmt.Errorf("azurite: %w", err)
@@ -101,6 +98,14 @@ func Start(ctx context.Context, o Options) (sys *System, err error) {
 		return nil, fmt.Errorf("cosmos: %w", err)
 	}
 	sys.closers = append(sys.closers, sys.Cosmos.Stop)
+
+	// The host port is chosen after the stand-ins took theirs (port 0).
+	if o.HostPort == 0 {
+		if o.HostPort, err = stack.FreePort(); err != nil {
+			return nil, err
+		}
+	}
+	sys.URL = "http://127.0.0.1:" + strconv.Itoa(o.HostPort)
 
 	env["OIDC_ISSUER_URL"] = sys.URL + "/dev/oidc"
 	env["OIDC_AUDIENCE"] = Audience
@@ -124,6 +129,9 @@ func Start(ctx context.Context, o Options) (sys *System, err error) {
 		return nil, err
 	}
 	sys.Env = env
+	if o.NoHost {
+		return sys, sys.serveIssuerOnly(o.HostPort)
+	}
 	var envList []string
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
@@ -225,5 +233,25 @@ func SeedProfiles(ctx context.Context, store domain.ProfileStore) error {
 			return fmt.Errorf("seed profile %s: %w", id, err)
 		}
 	}
+	return nil
+}
+
+// serveIssuerOnly serves the local OIDC issuer, /dev/token and /dev/outbox
+// on the host port when the Functions host itself is Core Tools'.
+func (s *System) serveIssuerOnly(port int) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/dev/oidc/", s.Issuer.Handler())
+	mux.Handle("POST /dev/token", s.Issuer.TokenHandler())
+	mux.HandleFunc("GET /dev/outbox", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(s.Outbox.List(r.URL.Query().Get("to")))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	s.closers = append(s.closers, srv.Close)
 	return nil
 }

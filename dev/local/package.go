@@ -1,18 +1,24 @@
 package local
 
 import (
+	"archive/zip"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 )
 
-// Package assembles the deployable app folder: host.json, the handler binary
-// (linux/amd64, static) and every functions/* folder — what the Functions
-// host discovers and `func start --script-root <dir>` runs. `make package`
-// and the end-to-end tests both use it.
-func Package(root, dir string) error {
+// Package assembles the app folder: host.json, the handler binary (static,
+// linux/goarch; "" = this machine's architecture, for local runs) and every
+// functions/* folder plus workflows/ — what the Functions host discovers and
+// `func start --script-root <dir>` runs. `make package`, `make dist`
+// (linux/amd64, the Azure artifact) and the end-to-end tests use it.
+func Package(root, dir, goarch string) error {
+	if goarch == "" {
+		goarch = runtime.GOARCH
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
@@ -21,7 +27,7 @@ func Package(root, dir string) error {
 	}
 	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, "handler"), "./handler")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build ./handler: %v\n%s", err, out)
 	}
@@ -54,4 +60,44 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return os.WriteFile(dst, b, 0o644)
+}
+
+// Zip writes dir's files into a zip archive for zip deployment, keeping the
+// handler's executable bit.
+func Zip(dir, out string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zw := zip.NewWriter(f)
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		hdr, err := zip.FileInfoHeader(info)
+		if err != nil {
+			return err
+		}
+		hdr.Name, hdr.Method = filepath.ToSlash(rel), zip.Deflate
+		w, err := zw.CreateHeader(hdr)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(b)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return zw.Close()
 }

@@ -40,18 +40,18 @@ var Settings = []Setting{
 	{Name: "COSMOS_CONTAINER_MFA", Default: "mfa", Doc: "container of MFA challenges and counters (pk /id)"},
 	{Name: "COSMOS_CONTAINER_IDEMPOTENCY", Default: "idempotency", Doc: "container of idempotency records (pk /id, TTL 24 h)"},
 
-	{Name: "TWILIO_ACCOUNT_SID", Doc: "Twilio account SID"},
-	{Name: "TWILIO_AUTH_TOKEN", Secret: true, Doc: "Twilio auth token (Key Vault reference in Azure)"},
-	{Name: "TWILIO_VERIFY_SERVICE_SID", Doc: "Twilio Verify v2 service SID (VA…)"},
+	{Name: "TWILIO_ACCOUNT_SID", Required: true, Doc: "Twilio account SID"},
+	{Name: "TWILIO_AUTH_TOKEN", Required: true, Secret: true, Doc: "Twilio auth token (Key Vault reference in Azure)"},
+	{Name: "TWILIO_VERIFY_SERVICE_SID", Required: true, Doc: "Twilio Verify v2 service SID (VA…)"},
 	{Name: "TWILIO_FROM_NUMBER", Doc: "E.164 sender number for notification SMS"},
 	{Name: "TWILIO_API_BASE_URL", Local: true, Doc: "local only: base URL of the fake Twilio API that replaces https://*.twilio.com"},
 	{Name: "TWILIO_TIMEOUT", Default: "10s", Doc: "timeout of each Twilio HTTP call"},
-	{Name: "MFA_TOKEN_KEY", Secret: true, Doc: "base64 HMAC key (≥ 32 bytes) signing MFA tokens (Key Vault reference in Azure)"},
+	{Name: "MFA_TOKEN_KEY", Required: true, Secret: true, Doc: "base64 HMAC key (≥ 32 bytes) signing MFA tokens (Key Vault reference in Azure)"},
 	{Name: "MFA_TOKEN_TTL", Default: "10m", Doc: "lifetime of an MFA token (at most 10m)"},
 
 	{Name: "WORKFLOW_DEFINITION", Default: "workflows/profile-update.bpmn", Doc: "BPMN file of the profile-update process, relative to the app root (make package copies workflows/ there)"},
 
-	{Name: "UPLOAD_ACCOUNTS", Doc: "comma-separated blob service URLs of the upload shards"},
+	{Name: "UPLOAD_ACCOUNTS", Required: true, Doc: "comma-separated blob service URLs of the upload shards"},
 	{Name: "UPLOAD_ACCOUNT_KEY", Secret: true, Local: true, Doc: "shared key of the upload accounts (Azurite only; Azure uses user delegation SAS)"},
 	{Name: "UPLOAD_CONTAINER_LANDING", Default: "landing", Doc: "container receiving uploads before scanning"},
 	{Name: "UPLOAD_CONTAINER_CLEAN", Default: "clean", Doc: "container of documents scanned clean"},

@@ -84,6 +84,7 @@ func TestLoadNamesMissingRequired(t *testing.T) {
 
 func TestDefaultsAndParsing(t *testing.T) {
 	c := FromMap(map[string]string{"OIDC_ISSUER_URL": "x", "OIDC_AUDIENCE": "y", "COSMOS_ENDPOINT": "z",
+		"TWILIO_ACCOUNT_SID": "AC", "TWILIO_AUTH_TOKEN": "t", "TWILIO_VERIFY_SERVICE_SID": "VA", "MFA_TOKEN_KEY": "k",
 		"FUNCTIONS_HTTPWORKER_PORT": "5555", "UPLOAD_ACCOUNTS": " a, b ,,c", "UPLOAD_SAS_TTL": "nope"})
 	if c.String("COSMOS_DATABASE") != "profileflow" {
 		t.Error("default not applied")

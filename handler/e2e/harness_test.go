@@ -42,7 +42,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	app := filepath.Join(tmp, "app")
-	if err := local.Package(root, app); err != nil {
+	if err := local.Package(root, app, ""); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: package:", err)
 		return 1
 	}

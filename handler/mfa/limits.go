@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"slices"
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
@@ -36,10 +37,14 @@ func prune(ts []time.Time, now time.Time, window time.Duration) []time.Time {
 	return out
 }
 
-// prune drops events outside their windows.
+// prune drops events outside their windows and keeps the rest in time
+// order (instances' clocks may differ slightly), which lockedFor and
+// sendBlockedFor rely on.
 func (p Policy) prune(l *Limits, now time.Time) {
 	l.Sends = prune(l.Sends, now, p.SendWindow)
 	l.Failures = prune(l.Failures, now, p.FailureWindow)
+	slices.SortStableFunc(l.Sends, time.Time.Compare)
+	slices.SortStableFunc(l.Failures, time.Time.Compare)
 }
 
 // lockedFor is how long the profile stays locked (0 when not locked): the

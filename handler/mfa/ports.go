@@ -57,7 +57,7 @@ type Challenge struct {
 type Limits struct {
 	ProfileID string      `json:"profileId"`
 	Sends     []time.Time `json:"sends"`    // challenges started in the last hour
-	Failures  []time.Time `json:"failures"` // failed checks in the last 24 h
+	Failures  []time.Time `json:"failures"` // failed checks in the last 24 h, plus checks in flight (reserved before the provider is asked)
 	ETag      string      `json:"-"`
 }
 

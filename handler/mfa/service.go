@@ -169,16 +169,61 @@ func (s *Service) Challenge(ctx context.Context, p domain.Principal, prof domain
 
 // releaseSend removes a reserved send slot (best effort).
 func (s *Service) releaseSend(ctx context.Context, profileID string, at time.Time) {
+	s.releaseSlot(ctx, profileID, at, "send", func(l *Limits) *[]time.Time { return &l.Sends })
+}
+
+// reserveFailure takes one of the profile's failed-check slots (ETag-checked)
+// before a code is sent to the provider, so concurrent checks can never get
+// more wrong codes past the provider than the policy allows. A profile whose
+// slots of the window are all taken is locked. The slot is the failure
+// record if the code turns out wrong; releaseFailure gives it back otherwise.
+func (s *Service) reserveFailure(ctx context.Context, profileID string) (time.Time, Limits, error) {
+	var at time.Time
+	l, err := s.updateLimits(ctx, profileID, func(l *Limits, now time.Time) error {
+		if d := s.policy.lockedFor(*l, now); d > 0 {
+			return lockedError(d)
+		}
+		l.Failures = append(l.Failures, now)
+		at = now
+		return nil
+	})
+	return at, l, err
+}
+
+// releaseFailure removes a reserved failed-check slot (best effort).
+func (s *Service) releaseFailure(ctx context.Context, profileID string, at time.Time) {
+	s.releaseSlot(ctx, profileID, at, "failed-check", func(l *Limits) *[]time.Time { return &l.Failures })
+}
+
+// releaseSlot removes one event at time at from the list field picks
+// (ETag-checked, best effort: failures are logged).
+func (s *Service) releaseSlot(ctx context.Context, profileID string, at time.Time, what string, field func(*Limits) *[]time.Time) {
 	if _, err := s.updateLimits(ctx, profileID, func(l *Limits, _ time.Time) error {
-		for i, t := range l.Sends {
+		ts := field(l)
+		for i, t := range *ts {
 			if t.Equal(at) {
-				l.Sends = append(l.Sends[:i], l.Sends[i+1:]...)
+				*ts = append((*ts)[:i], (*ts)[i+1:]...)
 				break
 			}
 		}
 		return nil
 	}); err != nil {
-		s.log.WarnContext(ctx, "mfa: releasing a send slot failed", "profileId", profileID, "err", err)
+		s.log.WarnContext(ctx, "mfa: releasing a "+what+" slot failed", "profileId", profileID, "err", err)
+	}
+}
+
+// releaseAttempt gives back a check reserved on a challenge that never
+// reached the provider (best effort).
+func (s *Service) releaseAttempt(ctx context.Context, id string) {
+	for range maxRetries {
+		c, err := s.store.GetChallenge(ctx, id)
+		if err != nil || c.Attempts == 0 {
+			return
+		}
+		c.Attempts--
+		if _, err = s.store.ReplaceChallenge(ctx, c); !domain.Is(err, domain.KindStale) {
+			return
+		}
 	}
 }
 
@@ -254,8 +299,25 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 		break
 	}
 
+	// Reserve a failed-check slot of the profile too (ETag-checked), so that
+	// parallel wrong codes cannot exceed the 24 h failure limit: the slot is
+	// kept if the code is wrong and given back otherwise.
+	slot, lim, err := s.reserveFailure(ctx, c.ProfileID)
+	if err != nil {
+		// The code never reached the provider: the challenge keeps its attempt.
+		s.releaseAttempt(ctx, c.ID)
+		if domain.Is(err, domain.KindRateLimited) {
+			s.log.WarnContext(ctx, "mfa: check refused, profile locked after failed codes", "profileId", c.ProfileID)
+		}
+		return TokenResult{}, err
+	}
+
 	approved, err := s.verifier.CheckVerification(ctx, c.VerificationID, c.Phone, code)
 	if err != nil {
+		// No wrong code was established (provider down, throttled, or the
+		// verification is gone): give the failed-check slot back. The
+		// challenge's attempt stays used, as the provider may have counted it.
+		s.releaseFailure(ctx, c.ProfileID, slot)
 		if domain.Is(err, domain.KindGone) {
 			s.setStatus(ctx, c.ID, StatusPending, StatusExpired)
 		}
@@ -263,8 +325,11 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 		return TokenResult{}, err
 	}
 	if !approved {
-		return TokenResult{}, s.recordFailure(ctx, c)
+		return TokenResult{}, s.wrongCode(ctx, c, lim)
 	}
+	// The code was right: the reserved slot was not a failure. Earlier
+	// failures stay counted until they leave the 24 h window.
+	s.releaseFailure(ctx, c.ProfileID, slot)
 
 	// Approved: mark the challenge (exactly one verify wins), then sign.
 	for i := 0; ; i++ {
@@ -286,13 +351,6 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 			return TokenResult{}, err
 		}
 	}
-	// A success clears the failure count (best effort: the code was right).
-	if _, err := s.updateLimits(ctx, c.ProfileID, func(l *Limits, _ time.Time) error {
-		l.Failures = nil
-		return nil
-	}); err != nil {
-		s.log.WarnContext(ctx, "mfa: clearing failure count failed", "profileId", c.ProfileID, "err", err)
-	}
 	tok, claims, err := s.signer.Issue(c.Subject, c.ProfileID, c.ID, s.now().UTC())
 	if err != nil {
 		return TokenResult{}, domain.Wrap(domain.KindInternal, err, "could not issue the MFA token")
@@ -301,19 +359,17 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 	return TokenResult{Token: tok, ExpiresAt: claims.Expiry()}, nil
 }
 
-// recordFailure counts a wrong code against the profile and answers 401 with
-// the attempts left, or 429 once the profile is locked.
-func (s *Service) recordFailure(ctx context.Context, c Challenge) error {
-	var locked time.Duration
-	l, err := s.updateLimits(ctx, c.ProfileID, func(l *Limits, now time.Time) error {
-		l.Failures = append(l.Failures, now)
-		locked = s.policy.lockedFor(*l, now)
-		return nil
-	})
+// wrongCode answers a wrong code, whose failure was already recorded by
+// reserveFailure (reserved holds the counters as saved then): 401 with the
+// attempts left, or 429 once the profile is locked.
+func (s *Service) wrongCode(ctx context.Context, c Challenge, reserved Limits) error {
+	l, err := s.store.GetLimits(ctx, c.ProfileID)
 	if err != nil {
-		return err
+		l = reserved
 	}
-	if locked > 0 {
+	now := s.now().UTC()
+	s.policy.prune(&l, now)
+	if locked := s.policy.lockedFor(l, now); locked > 0 {
 		s.log.WarnContext(ctx, "mfa: profile locked after failed codes", "profileId", c.ProfileID)
 		return lockedError(locked)
 	}

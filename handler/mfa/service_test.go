@@ -26,10 +26,17 @@ type fakeVerifier struct {
 	checks   int
 	startErr error
 	checkErr error
+	delay    time.Duration // each check waits this long (outside the lock), to widen races
 	approved map[string]bool
 }
 
 const goodCode = "123456"
+
+func (f *fakeVerifier) checkCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.checks
+}
 
 func (f *fakeVerifier) StartVerification(_ context.Context, phone string) (string, error) {
 	f.mu.Lock()
@@ -43,6 +50,7 @@ func (f *fakeVerifier) StartVerification(_ context.Context, phone string) (strin
 }
 
 func (f *fakeVerifier) CheckVerification(_ context.Context, sid, phone, code string) (bool, error) {
+	time.Sleep(f.delay)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.checks++
@@ -276,19 +284,127 @@ func TestLockoutAcrossChallenges(t *testing.T) {
 	}
 }
 
-func TestSuccessClearsFailures(t *testing.T) {
+// Failures only age out after 24 h: a right code does not clear them (nor
+// does its own check count as one).
+func TestSuccessDoesNotClearFailures(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	id := e.challenge(t, profA())
-	for range 4 {
-		_, _ = e.svc.Verify(ctx, alice(), id, "000000")
+	for _, n := range []int{5, 4} {
+		id := e.challenge(t, profA())
+		for range n {
+			if _, err := e.svc.Verify(ctx, alice(), id, "000000"); kind(err) != domain.KindUnauthorized {
+				t.Fatalf("wrong code: %v", err)
+			}
+		}
 	}
-	if _, err := e.svc.Verify(ctx, alice(), id, goodCode); err != nil {
-		t.Fatal(err)
+	if _, err := e.svc.Verify(ctx, alice(), e.challenge(t, profA()), goodCode); err != nil {
+		t.Fatalf("right code with 9 failures: %v", err)
 	}
 	l, err := e.store.GetLimits(ctx, "pA")
-	if err != nil || len(l.Failures) != 0 {
-		t.Errorf("failures after success = %v, %v", l.Failures, err)
+	if err != nil || len(l.Failures) != 9 {
+		t.Fatalf("failures after success = %d (%v), want 9 kept", len(l.Failures), err)
+	}
+	// The next wrong code is the 10th failure of the 24 h: locked.
+	_, err = e.svc.Verify(ctx, alice(), e.challenge(t, profA()), "000000")
+	if kind(err) != domain.KindRateLimited || retryAfter(err) != 24*time.Hour {
+		t.Fatalf("10th failure after a success: %v (Retry-After %v), want locked for 24h", err, retryAfter(err))
+	}
+}
+
+// Parallel wrong codes over many challenges must never get more than 10
+// checks per profile to the provider within 24 h; the next one is locked.
+func TestFailureLimitHoldsUnderConcurrentVerifies(t *testing.T) {
+	e := newEnv(t)
+	e.ver.delay = 5 * time.Millisecond
+	ctx := context.Background()
+	var ids []string
+	for range 5 {
+		ids = append(ids, e.challenge(t, profA()))
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		for range 5 {
+			wg.Go(func() { _, _ = e.svc.Verify(ctx, alice(), id, "000000") })
+		}
+	}
+	wg.Wait()
+	if n := e.ver.checkCount(); n > 10 {
+		t.Fatalf("wrong-code checks that reached the provider = %d, want ≤ 10", n)
+	}
+	// Checks that lost every retry of a busy counter (KindTransient) leave
+	// slots unused: use them up one by one; the lockout must come exactly
+	// when the 10th wrong check has reached the provider.
+	for i := 0; ; i++ {
+		if i == 25 {
+			t.Fatalf("no lockout after %d provider checks", e.ver.checkCount())
+		}
+		before := e.ver.checkCount()
+		_, err := e.svc.Verify(ctx, alice(), ids[i%len(ids)], "000000")
+		if kind(err) == domain.KindRateLimited && retryAfter(err) > 23*time.Hour {
+			if before != 10 {
+				t.Fatalf("locked after %d provider checks, want 10", before)
+			}
+			if e.ver.checkCount() != before {
+				t.Fatal("the locked check reached the provider")
+			}
+			break
+		}
+		if e.ver.checkCount() > 10 {
+			t.Fatalf("provider checks = %d, want ≤ 10 (last answer %v)", e.ver.checkCount(), err)
+		}
+	}
+	// Still within 24 h (and the challenges' TTL): the right code is refused
+	// with the lockout too, without asking the provider.
+	e.clk.Add(5 * time.Minute)
+	_, err := e.svc.Verify(ctx, alice(), ids[0], goodCode)
+	if kind(err) != domain.KindRateLimited || retryAfter(err) < 23*time.Hour || attemptsLeft(err) != 0 {
+		t.Fatalf("11th check: %v (Retry-After %v), want the lockout", err, retryAfter(err))
+	}
+	if n := e.ver.checkCount(); n != 10 {
+		t.Errorf("provider checks = %d, want 10", n)
+	}
+	if l, _ := e.store.GetLimits(ctx, "pA"); len(l.Failures) != 10 {
+		t.Errorf("recorded failures = %d, want 10", len(l.Failures))
+	}
+	// Refused checks gave their challenge attempt back.
+	total := 0
+	for _, id := range ids {
+		c, _ := e.store.GetChallenge(ctx, id)
+		total += c.Attempts
+	}
+	if total != 10 {
+		t.Errorf("challenge attempts used = %d, want 10 (one per provider check)", total)
+	}
+}
+
+// A check the provider could not answer gives its failed-check slot back;
+// a wrong code keeps it.
+func TestFailureSlotOnProviderOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		checkErr error
+		code     string
+		failures int
+	}{
+		{"wrong code", nil, "000000", 1},
+		{"right code", nil, goodCode, 0},
+		{"transient", &domain.Error{Kind: domain.KindTransient, Msg: "down", RetryAfter: 5 * time.Second}, "000000", 0},
+		{"gone", domain.E(domain.KindGone, "gone"), "000000", 0},
+		{"provider rate limit", domain.E(domain.KindRateLimited, "max checks"), "000000", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			id := e.challenge(t, profA())
+			e.ver.checkErr = tc.checkErr
+			_, _ = e.svc.Verify(context.Background(), alice(), id, tc.code)
+			if e.ver.checks != 1 {
+				t.Fatalf("provider checks = %d, want 1", e.ver.checks)
+			}
+			l, _ := e.store.GetLimits(context.Background(), "pA")
+			if len(l.Failures) != tc.failures {
+				t.Errorf("failures = %d, want %d", len(l.Failures), tc.failures)
+			}
+		})
 	}
 }
 

@@ -86,7 +86,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic", "invocationId", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			http.Error(w, `{"Status":"Rejected","error":"internal error"}`, http.StatusInternalServerError)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"Status": "Rejected", "error": "internal error"})
 		}
 	}()
 	s.mux.ServeHTTP(w, r.WithContext(ctx))
@@ -110,13 +110,16 @@ func (s *Server) api(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		p, err := s.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
-		if err == nil {
-			err = rt.Handle(s, w, r, p)
-		}
 		if err != nil {
+			// Only a bad bearer token says so; a wrong SMS PIN or MFA token
+			// must not make clients drop their sign-in.
 			if domain.KindOf(err) == domain.KindUnauthorized {
 				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			}
+			s.writeError(w, r, err)
+			return
+		}
+		if err := rt.Handle(s, w, r, p); err != nil {
 			s.writeError(w, r, err)
 			return
 		}

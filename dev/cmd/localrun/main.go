@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -22,6 +23,7 @@ func main() {
 	flag.IntVar(&o.CosmosPort, "cosmos-port", 8081, "Cosmos DB stand-in port")
 	flag.IntVar(&o.TwilioPort, "twilio-port", 7073, "fake Twilio API port")
 	flag.StringVar(&o.LogDir, "logs", ".run/logs", "stand-in log folder")
+	flag.BoolVar(&o.NoHost, "standins-only", false, "start the stand-ins, fake Twilio and OIDC issuer only (run build/app under `func start` yourself)")
 	flag.Parse()
 	if err := os.MkdirAll(o.LogDir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -34,6 +36,13 @@ func main() {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "localrun:", err)
 		os.Exit(1)
+	}
+	if o.NoHost {
+		printSettings(sys)
+		<-ctx.Done()
+		fmt.Println("stopping…")
+		sys.Close()
+		return
 	}
 	tok, err := sys.Token("user-1000", nil, nil)
 	if err != nil {
@@ -68,4 +77,14 @@ Ctrl-C stops everything.
 		fmt.Fprintln(os.Stderr, "localrun: stop:", err)
 		os.Exit(1)
 	}
+}
+
+// printSettings prints local.settings.json for `func start --script-root build/app`.
+func printSettings(sys *local.System) {
+	values := map[string]string{"FUNCTIONS_WORKER_RUNTIME": "custom"}
+	for k, v := range sys.Env {
+		values[k] = v
+	}
+	b, _ := json.MarshalIndent(map[string]any{"IsEncrypted": false, "Values": values}, "", "  ")
+	fmt.Printf("Stand-ins are running. Save this as build/app/local.settings.json, then run\n  func start --script-root build/app --port 7072\n\n%s\n\nCtrl-C stops the stand-ins.\n", b)
 }

@@ -13,10 +13,15 @@ import (
 
 func main() {
 	out := flag.String("o", "build/app", "output folder")
+	goarch := flag.String("goarch", "", "handler architecture (default: this machine's; amd64 for Azure)")
+	zipOut := flag.String("zip", "", "also write the folder as this zip (zip deploy)")
 	flag.Parse()
 	root, err := stack.RepoRoot()
 	if err == nil {
-		err = local.Package(root, *out)
+		err = local.Package(root, *out, *goarch)
+	}
+	if err == nil && *zipOut != "" {
+		err = local.Zip(*out, *zipOut)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "package:", err)
