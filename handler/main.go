@@ -21,6 +21,7 @@ import (
 	"github.com/profileflow/profileflow/handler/config"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
 	"github.com/profileflow/profileflow/handler/idempotency"
+	"github.com/profileflow/profileflow/handler/obs"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/server"
 	"github.com/profileflow/profileflow/handler/workflow"
@@ -143,5 +144,5 @@ func newLogger(level string) *slog.Logger {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		l = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l}))
+	return slog.New(obs.NewHandler(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: l})))
 }

@@ -121,7 +121,7 @@ func (s *Service) Submit(ctx context.Context, p domain.Principal, prof domain.Pr
 	if err != nil {
 		// The request is recorded and accepted (the MFA token is spent): it
 		// stays Pending and the sweeper starts it once the outage is over.
-		s.log().Warn("request accepted but its workflow could not start; left for the sweeper", "request", rec.ID, "err", err.Error())
+		s.log().WarnContext(ctx, "request accepted but its workflow could not start; left for the sweeper", "request", rec.ID, "err", err.Error())
 		return rec, nil
 	}
 	return started, nil
@@ -371,14 +371,14 @@ func (s *Service) afterSave(ctx context.Context, rec Record) Record {
 	// leave a profile changed by a request that did not complete.
 	if rec.RuntimeStatus == Completed && !rec.Applied {
 		if err := s.applyChange(ctx, rec, s.now()); err != nil {
-			s.log().Warn("applying the change failed; left for the sweeper", "request", rec.ID, "err", err.Error())
+			s.log().WarnContext(ctx, "applying the change failed; left for the sweeper", "request", rec.ID, "err", err.Error())
 			return rec
 		}
 		rec.Applied = true
 		rec.History = append(rec.History, HistoryEntry{At: s.now(), Type: "ChangeApplied", Detail: "profile " + rec.ProfileID})
 		saved, err := s.replace(ctx, rec)
 		if err != nil {
-			s.log().Warn("recording the applied change failed; left for the sweeper", "request", rec.ID, "err", err.Error())
+			s.log().WarnContext(ctx, "recording the applied change failed; left for the sweeper", "request", rec.ID, "err", err.Error())
 			return rec
 		}
 		rec = saved
@@ -387,7 +387,7 @@ func (s *Service) afterSave(ctx context.Context, rec Record) Record {
 		var left []Effect
 		for _, p := range rec.Outbox {
 			if err := s.Dispatcher.Dispatch(ctx, p); err != nil {
-				s.log().Warn("dispatch failed; kept in the record's outbox", "request", rec.ID, "effect", p.ID, "err", err.Error())
+				s.log().WarnContext(ctx, "dispatch failed; kept in the record's outbox", "request", rec.ID, "effect", p.ID, "err", err.Error())
 				left = append(left, p)
 			}
 		}
@@ -400,7 +400,7 @@ func (s *Service) afterSave(ctx context.Context, rec Record) Record {
 	}
 	if rec.RuntimeStatus.Terminal() && !rec.LocksReleased {
 		if err := s.release(ctx, rec.ProfileID, rec.ID); err != nil {
-			s.log().Warn("releasing field locks failed", "request", rec.ID, "err", err.Error())
+			s.log().WarnContext(ctx, "releasing field locks failed", "request", rec.ID, "err", err.Error())
 			return rec
 		}
 		rec.LocksReleased = true
@@ -512,7 +512,7 @@ func (s *Service) acquire(ctx context.Context, profileID, requestID string, fiel
 				continue
 			}
 			if s.lockIsStale(ctx, holder, l.Since[f]) {
-				s.log().Warn("taking over a stale field lock", "profile", profileID, "field", f, "holder", holder)
+				s.log().WarnContext(ctx, "taking over a stale field lock", "profile", profileID, "field", f, "holder", holder)
 				continue
 			}
 			e := domain.E(domain.KindConflict, "%s has a pending change in request /api/v1/requests/%s", f, holder)
@@ -587,7 +587,7 @@ func (s *Service) release(ctx context.Context, profileID, requestID string) erro
 
 func (s *Service) releaseQuietly(ctx context.Context, profileID, requestID string) {
 	if err := s.release(ctx, profileID, requestID); err != nil {
-		s.log().Warn("releasing field locks failed", "profile", profileID, "request", requestID, "err", err.Error())
+		s.log().WarnContext(ctx, "releasing field locks failed", "profile", profileID, "request", requestID, "err", err.Error())
 	}
 }
 
@@ -645,7 +645,7 @@ func (s *Service) Sweep(ctx context.Context, quiet time.Duration, limit int) (Sw
 		}
 		if rec.RuntimeStatus == Pending && rec.Workflow == nil {
 			if _, err := s.start(ctx, rec); err != nil {
-				s.log().Warn("sweep: starting request failed", "request", id, "err", err.Error())
+				s.log().WarnContext(ctx, "sweep: starting request failed", "request", id, "err", err.Error())
 				res.Failed++
 				continue
 			}

@@ -19,6 +19,7 @@ import (
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/invoke"
+	"github.com/profileflow/profileflow/handler/obs"
 )
 
 // Authenticator turns an Authorization header into a principal.
@@ -82,7 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = newID()
 	}
-	ctx := context.WithValue(r.Context(), invocationKey{}, id)
+	ctx := obs.WithInvocation(r.Context(), id)
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.Error("panic", "invocationId", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -92,12 +93,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-type invocationKey struct{}
-
-func invocationID(ctx context.Context) string {
-	id, _ := ctx.Value(invocationKey{}).(string)
-	return id
-}
+func invocationID(ctx context.Context) string { return obs.InvocationID(ctx) }
 
 func newID() string {
 	var b [16]byte
