@@ -215,3 +215,34 @@ func (c Change) Apply(p domain.Profile) domain.Profile {
 	}
 	return p
 }
+
+// Rebase recomputes the old values against cur and drops fields that no
+// longer change; KindInvalid when nothing is left to change.
+func (c Change) Rebase(cur domain.Profile) (Change, error) {
+	var fields []FieldChange
+	for _, f := range c.Fields {
+		old := fieldValue(cur, f.Field)
+		if old != f.New {
+			fields = append(fields, FieldChange{Field: f.Field, Old: old, New: f.New})
+		}
+	}
+	if len(fields) == 0 {
+		return c, domain.E(domain.KindInvalid, "no change: every given field equals the current profile")
+	}
+	c.Fields = fields
+	return c, nil
+}
+
+func fieldValue(p domain.Profile, field string) string {
+	switch field {
+	case FieldFirstName:
+		return p.FirstName
+	case FieldLastName:
+		return p.LastName
+	case FieldMaritalStatus:
+		return p.MaritalStatus
+	case FieldDescription:
+		return p.Description
+	}
+	return ""
+}

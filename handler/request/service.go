@@ -94,6 +94,17 @@ func (s *Service) Submit(ctx context.Context, p domain.Principal, prof domain.Pr
 	if err := s.acquire(ctx, prof.ID, id, ch.Names()); err != nil {
 		return Record{}, err
 	}
+	// The caller validated against a profile read before the lock; a
+	// request that finished in between may have changed it. Re-base the
+	// change on the current profile (old values for the audit, and at least
+	// one field must still differ).
+	if cur, err := s.Profiles.GetProfile(ctx, prof.ID); err != nil {
+		s.releaseQuietly(ctx, prof.ID, id)
+		return Record{}, err
+	} else if ch, err = ch.Rebase(cur); err != nil {
+		s.releaseQuietly(ctx, prof.ID, id)
+		return Record{}, err
+	}
 	if accept != nil {
 		if err := accept(ctx); err != nil {
 			s.releaseQuietly(ctx, prof.ID, id)

@@ -506,3 +506,20 @@ func TestPendingRequestVerdictsAndCancel(t *testing.T) {
 		t.Fatalf("started request stage %s, want waitingForApproval (scan already known)", got.CustomStatus.Stage)
 	}
 }
+
+// A change validated against a profile read before another request applied
+// the same value is refused once re-based under the lock.
+func TestSubmitRebasesOnCurrentProfile(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	stale := f.profile(t)
+	ch := f.change(t, ChangeInput{Description: str("same")})
+	if _, err := f.svc.Submit(ctx, f.owner, stale, ch, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	consumed := false
+	_, err := f.svc.Submit(ctx, f.owner, stale, ch, nil, func(context.Context) error { consumed = true; return nil })
+	if !domain.Is(err, domain.KindInvalid) || consumed || f.profile(t).Version != 2 {
+		t.Fatalf("stale no-op change: %v consumed=%v version=%d", err, consumed, f.profile(t).Version)
+	}
+}
