@@ -256,6 +256,17 @@ type FileState struct {
 	RequiredHeaders   map[string]string `json:"requiredHeaders,omitempty"`
 }
 
+// Resume turns a file's state into the plan to finish it and the set of
+// blocks already staged (to skip).
+func (s FileState) Resume() (FilePlan, map[string]bool) {
+	skip := map[string]bool{}
+	for _, id := range s.UncommittedBlocks {
+		skip[id] = true
+	}
+	return FilePlan{Name: s.Name, ContentType: s.ContentType, Size: s.Size, UploadURL: s.UploadURL,
+		BlockSize: s.BlockSize, BlockCount: s.BlockCount, BlockIDs: s.BlockIDs, RequiredHeaders: s.RequiredHeaders}, skip
+}
+
 // Create starts an upload for profileID on behalf of p, who must own it (the
 // caller checks ownership of the profile). Bad specs are KindInvalid.
 func (s *Service) Create(ctx context.Context, p domain.Principal, profileID string, specs []FileSpec) (Plan, error) {

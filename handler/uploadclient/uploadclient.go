@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/profileflow/profileflow/handler/upload"
 	"io"
 	"net/http"
 	"net/url"
@@ -23,63 +24,21 @@ import (
 	"time"
 )
 
-// FileSpec declares one file when starting an upload.
-type FileSpec struct {
-	Name        string `json:"name"`
-	ContentType string `json:"contentType"`
-	Size        int64  `json:"size"`
-}
-
-// Plan is the API's answer to POST …/uploads.
-type Plan struct {
-	UploadID  string     `json:"uploadId"`
-	ExpiresAt time.Time  `json:"expiresAt"`
-	Files     []FilePlan `json:"files"`
-}
-
-// FilePlan is how to upload one file.
-type FilePlan struct {
-	Name            string            `json:"name"`
-	ContentType     string            `json:"contentType"`
-	Size            int64             `json:"size"`
-	UploadURL       string            `json:"uploadUrl"`
-	BlockSize       int64             `json:"blockSize"`
-	BlockCount      int               `json:"blockCount"`
-	BlockIDs        []string          `json:"blockIds"`
-	RequiredHeaders map[string]string `json:"requiredHeaders"`
-}
-
-// State is the API's answer to GET …/uploads/{uploadId}.
-type State struct {
-	UploadID  string      `json:"uploadId"`
-	ExpiresAt time.Time   `json:"expiresAt"`
-	Files     []FileState `json:"files"`
-}
-
-// FileState is one file's progress.
-type FileState struct {
-	Name              string            `json:"name"`
-	ContentType       string            `json:"contentType"`
-	Size              int64             `json:"size"`
-	Committed         bool              `json:"committed"`
-	UncommittedBlocks []string          `json:"uncommittedBlocks"`
-	UploadURL         string            `json:"uploadUrl"`
-	BlockSize         int64             `json:"blockSize"`
-	BlockCount        int               `json:"blockCount"`
-	BlockIDs          []string          `json:"blockIds"`
-	RequiredHeaders   map[string]string `json:"requiredHeaders"`
-}
-
-// Resume turns a file's state into the plan to finish it and the set of
-// blocks to skip.
-func (s FileState) Resume() (FilePlan, map[string]bool) {
-	skip := map[string]bool{}
-	for _, id := range s.UncommittedBlocks {
-		skip[id] = true
-	}
-	return FilePlan{Name: s.Name, ContentType: s.ContentType, Size: s.Size, UploadURL: s.UploadURL,
-		BlockSize: s.BlockSize, BlockCount: s.BlockCount, BlockIDs: s.BlockIDs, RequiredHeaders: s.RequiredHeaders}, skip
-}
+// The wire types are the API's own (handler/upload), so client and server
+// cannot drift apart.
+type (
+	// FileSpec declares one file of a new upload.
+	FileSpec = upload.FileSpec
+	// Plan is the API's answer to POST …/uploads.
+	Plan = upload.Plan
+	// FilePlan is how to upload one file.
+	FilePlan = upload.FilePlan
+	// State is the API's answer to GET …/uploads/{uploadId}.
+	State = upload.State
+	// FileState is one file's progress; FileState.Resume gives the plan
+	// and the blocks to skip.
+	FileState = upload.FileState
+)
 
 // Client uploads by plans. The zero value works.
 type Client struct {
