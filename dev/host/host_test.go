@@ -1,10 +1,10 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/profileflow/profileflow/dev/testlog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,24 +84,7 @@ type testHost struct {
 	*Host
 	recordDir string
 	appDir    string
-	logs      *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs      *testlog.Buffer
 }
 
 // startTestHost starts a development host whose handler is this test binary.
@@ -114,7 +96,7 @@ func startTestHost(t *testing.T, mode string, functions map[string]string, mod f
 	}
 	appDir := writeApp(t, testHostJSON(t, exe), functions)
 	rec := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	opts := Options{
 		AppDir:        appDir,
 		Addr:          "127.0.0.1:0",

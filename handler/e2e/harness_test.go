@@ -10,12 +10,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/profileflow/profileflow/dev/testlog"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -46,13 +46,13 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: package:", err)
 		return 1
 	}
-	var handlerLog bytes.Buffer
+	var handlerLog testlog.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sys, err = local.Start(ctx, local.Options{
 		AppDir:        app,
 		LogDir:        filepath.Join(tmp, "logs"),
-		HandlerOutput: &syncWriter{w: &handlerLog},
+		HandlerOutput: &handlerLog,
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Seed:          true,
 	})
@@ -68,17 +68,6 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: stop:", err)
 	}
 	return code
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // token mints a dev token through the development host's /dev/token, as a

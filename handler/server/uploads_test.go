@@ -1,14 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/profileflow/profileflow/dev/testlog"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -31,27 +30,9 @@ func (uploadBlobs) BlockList(context.Context, upload.BlobRef) (upload.BlockList,
 	return upload.BlockList{}, nil
 }
 
-// syncBuffer is a log sink safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func newUploadServer(t *testing.T) (*Server, *upload.Service, *time.Time, *syncBuffer) {
+func newUploadServer(t *testing.T) (*Server, *upload.Service, *time.Time, *testlog.Buffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	s, _ := newTestServer(t, logs)
 	svc, err := upload.NewService(memory.NewUploadStore(), uploadBlobs{}, uploadBlobs{}, upload.Config{
 		Accounts: []string{"https://shard0.blob.core.windows.net", "https://shard1.blob.core.windows.net"}, Container: "landing",
