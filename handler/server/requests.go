@@ -16,7 +16,6 @@ import (
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/idempotency"
-	"github.com/profileflow/profileflow/handler/invoke"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/upload"
 	"github.com/profileflow/profileflow/handler/workflow"
@@ -359,32 +358,4 @@ func rawFileName(p *multipart.Part) string {
 		return ""
 	}
 	return params["filename"]
-}
-
-// Sweep settings: requests untouched for sweepQuiet with work left undone
-// are finished, at most sweepBatch per run.
-const (
-	sweepQuiet = 2 * time.Minute
-	sweepBatch = 200
-)
-
-// sweep is the timer-triggered Sweep function (functions/Sweep): it finishes
-// requests whose workflow never started, effects not yet dispatched and
-// field locks not yet released. A storage outage answers non-2xx (logged by
-// the host; the next run retries).
-func (s *Server) sweep(ctx context.Context, req *invoke.Request) (invoke.Response, error) {
-	var timer invoke.TimerInfo
-	if err := req.DataJSON("timer", &timer); err != nil {
-		return invoke.Response{}, domain.Wrap(domain.KindInvalid, err, "timer payload")
-	}
-	if s.Requests == nil {
-		return invoke.Response{}, domain.E(domain.KindInternal, "change requests are not configured")
-	}
-	res, err := s.Requests.Sweep(ctx, sweepQuiet, sweepBatch)
-	if err != nil {
-		return invoke.Response{}, err
-	}
-	msg := fmt.Sprintf("sweep: %d requests needed attention, %d started, %d finished, %d still failing (past due: %v)", res.Seen, res.Started, res.Flushed, res.Failed, timer.IsPastDue)
-	s.log.Info(msg, "invocationId", invocationID(ctx))
-	return invoke.Response{Logs: []string{msg}, ReturnValue: res}, nil
 }
