@@ -30,6 +30,7 @@ var errorTable = map[domain.Kind]outcome{
 	domain.KindRateLimited:      {http.StatusTooManyRequests, true},
 	domain.KindTransient:        {http.StatusServiceUnavailable, true},
 	domain.KindInternal:         {http.StatusInternalServerError, true},
+	domain.KindLengthRequired:   {http.StatusLengthRequired, false},
 }
 
 func outcomeOf(err error) outcome {

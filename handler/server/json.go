@@ -34,6 +34,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
+		if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+			return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json; the request arrived without a body (a body sent with Transfer-Encoding: chunked is dropped by the Functions host: send it with Content-Length)")
+		}
 		return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))

@@ -13,7 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-
+	"slices"
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
@@ -105,6 +105,10 @@ func newID() string {
 func (s *Server) api(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if err := requireLength(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		p, err := s.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			// Only a bad bearer token says so; a wrong SMS PIN or MFA token
@@ -122,6 +126,24 @@ func (s *Server) api(rt route) http.Handler {
 		s.log.Info("request", "invocationId", invocationID(r.Context()), "function", rt.Function,
 			"method", r.Method, "path", r.URL.Path, "sub", p.Subject, "ms", time.Since(start).Milliseconds())
 	})
+}
+
+// requireLength refuses a body of unknown length (Transfer-Encoding:
+// chunked) on a method that carries one (POST, PUT, PATCH): the Functions
+// host passes a request body on only when Content-Length is above zero
+// (DefaultHttpWorkerService and HttpRequestExtensions in the host), so a
+// chunked body never reaches a handler behind it. An empty body declared
+// with Content-Length: 0 is not refused here.
+func requireLength(r *http.Request) error {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return nil
+	}
+	if r.ContentLength >= 0 && !slices.Contains(r.TransferEncoding, "chunked") {
+		return nil
+	}
+	return domain.E(domain.KindLengthRequired, "send the request body with a Content-Length header: a chunked body (Transfer-Encoding: chunked) does not reach the API through the Functions host")
 }
 
 // trigger wraps a non-HTTP trigger invocation. Permanent failures are logged
