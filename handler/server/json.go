@@ -18,14 +18,14 @@ import (
 // maxJSONBody bounds JSON request bodies (profile changes are ~1 KB).
 const maxJSONBody = 64 << 10
 
+// writeJSON answers v as JSON (the security headers are already set, by
+// ServeHTTP).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"Status":"Rejected","error":"internal error"}`)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }

@@ -78,15 +78,39 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// securityHeaders go on every answer, whatever the route, status or
+// outcome (errors, unknown endpoints, panics included); they are set once,
+// before dispatch. The set is the OWASP REST Security Cheat Sheet's
+// "Security Headers" for JSON APIs (Strict-Transport-Security is left to
+// the HTTPS front end).
+var securityHeaders = [...][2]string{
+	{"X-Content-Type-Options", "nosniff"},
+	{"Cache-Control", "no-store"},
+	{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+	{"X-Frame-Options", "DENY"},
+	{"Referrer-Policy", "no-referrer"},
+}
+
+func setSecurityHeaders(h http.Header) {
+	for _, kv := range securityHeaders {
+		h.Set(kv[0], kv[1])
+	}
+}
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Azure-Functions-InvocationId")
 	if id == "" {
 		id = newID()
 	}
 	ctx := obs.WithInvocation(r.Context(), id)
+	setSecurityHeaders(w.Header())
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("panic", "invocationId", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			// Headers the handler set before it failed (ETag, Location)
+			// do not describe the error answer.
+			clear(w.Header())
+			setSecurityHeaders(w.Header())
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"Status": "Rejected", "error": "internal error"})
 		}
 	}()
