@@ -102,7 +102,7 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 			// Only accepted answers are kept; anything else frees the key.
 			if !accepted {
 				if aerr := s.Idempotency.Abandon(context.WithoutCancel(ctx), lease); aerr != nil {
-					s.log.Warn("abandoning idempotency key failed", "invocationId", invocationID(ctx), "err", aerr.Error())
+					s.log.WarnContext(ctx, "abandoning idempotency key failed", "err", aerr.Error())
 				}
 			}
 		}()
@@ -144,7 +144,7 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 	if key != "" {
 		// The request is accepted whatever happens to the connection now.
 		if err := s.Idempotency.Finish(context.WithoutCancel(ctx), lease, status, headers, body); err != nil {
-			s.log.Warn("storing idempotent response failed", "invocationId", invocationID(ctx), "err", err.Error())
+			s.log.WarnContext(ctx, "storing idempotent response failed", "err", err.Error())
 		}
 	}
 	for k, v := range headers {

@@ -61,7 +61,7 @@ func New(d Deps) (*Server, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s := &Server{Deps: d, log: d.Log, mux: http.NewServeMux()}
+	s := &Server{Deps: d, log: obs.Logger(d.Log), mux: http.NewServeMux()}
 	// The host's readiness and health probe: any answer, at once.
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -117,8 +117,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
 
-func invocationID(ctx context.Context) string { return obs.InvocationID(ctx) }
-
 func newID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -147,7 +145,7 @@ func (s *Server) api(rt route) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		s.log.Info("request", "invocationId", invocationID(r.Context()), "function", rt.Function,
+		s.log.InfoContext(r.Context(), "request", "function", rt.Function,
 			"method", r.Method, "path", r.URL.Path, "sub", p.Subject, "ms", time.Since(start).Milliseconds())
 	})
 }
@@ -175,26 +173,26 @@ func requireLength(r *http.Request) error {
 // answered non-2xx so the host retries.
 func (s *Server) trigger(tr trigger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := invocationID(r.Context())
+		ctx := r.Context()
 		req, err := invoke.Decode(r)
 		if err != nil {
-			s.log.Warn("malformed invocation", "invocationId", id, "function", tr.Function, "err", err.Error())
+			s.log.WarnContext(ctx, "malformed invocation", "function", tr.Function, "err", err.Error())
 			invoke.Fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		resp, err := tr.Handle(s, r.Context(), req)
+		resp, err := tr.Handle(s, ctx, req)
 		if err != nil {
 			o := outcomeOf(err)
 			if o.retry {
-				s.log.Warn("invocation failed; host will retry", "invocationId", id, "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
+				s.log.WarnContext(ctx, "invocation failed; host will retry", "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
 				invoke.Fail(w, o.status, domain.KindOf(err).String())
 				return
 			}
-			s.log.Error("invocation failed permanently", "invocationId", id, "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
+			s.log.ErrorContext(ctx, "invocation failed permanently", "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
 			resp.Logs = append(resp.Logs, "permanent failure: "+domain.KindOf(err).String())
 		}
 		if err := invoke.Write(w, resp); err != nil {
-			s.log.Error("writing invocation reply", "invocationId", id, "err", err.Error())
+			s.log.ErrorContext(ctx, "writing invocation reply", "function", tr.Function, "err", err.Error())
 		}
 	})
 }
