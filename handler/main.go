@@ -64,7 +64,7 @@ func run() error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
-	log.Info("handler listening", "addr", addr)
+	log.InfoContext(ctx, "handler listening", "addr", addr)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 
@@ -74,7 +74,7 @@ func run() error {
 	case <-ctx.Done():
 	}
 	// Drain in-flight requests before exiting.
-	log.Info("shutting down; draining in-flight requests")
+	log.InfoContext(ctx, "shutting down; draining in-flight requests")
 	sctx, cancel := context.WithTimeout(context.Background(), 25*time.Second)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

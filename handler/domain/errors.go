@@ -27,9 +27,10 @@ const (
 	KindUnprocessable                // idempotency key reused with another body (422)
 	KindRateLimited                  // our own or a provider's rate limit (429)
 	KindTransient                    // dependency unavailable; retry later (503 / non-2xx to the host)
+	KindLengthRequired               // a request body without Content-Length, e.g. chunked (411)
 )
 
-var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not_found", "conflict", "stale", "gone", "too_large", "unsupported_media", "unprocessable", "rate_limited", "transient"}
+var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not_found", "conflict", "stale", "gone", "too_large", "unsupported_media", "unprocessable", "rate_limited", "transient", "length_required"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) {

@@ -30,6 +30,7 @@ var errorTable = map[domain.Kind]outcome{
 	domain.KindRateLimited:      {http.StatusTooManyRequests, true},
 	domain.KindTransient:        {http.StatusServiceUnavailable, true},
 	domain.KindInternal:         {http.StatusInternalServerError, true},
+	domain.KindLengthRequired:   {http.StatusLengthRequired, false},
 }
 
 func outcomeOf(err error) outcome {
@@ -66,11 +67,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	} else if o.status == http.StatusServiceUnavailable || o.status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "1")
 	}
-	level := s.log.Info
+	level := s.log.InfoContext
 	if o.status >= 500 {
-		level = s.log.Error
+		level = s.log.ErrorContext
 	}
-	level("request failed", "invocationId", invocationID(r.Context()), "method", r.Method, "path", r.URL.Path,
+	level(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path,
 		"status", o.status, "kind", domain.KindOf(err).String(), "err", err.Error())
 	writeJSON(w, o.status, errorBody(err))
 }

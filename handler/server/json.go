@@ -18,14 +18,14 @@ import (
 // maxJSONBody bounds JSON request bodies (profile changes are ~1 KB).
 const maxJSONBody = 64 << 10
 
+// writeJSON answers v as JSON (the security headers are already set, by
+// ServeHTTP).
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status, b = http.StatusInternalServerError, []byte(`{"Status":"Rejected","error":"internal error"}`)
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
@@ -34,6 +34,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
+		if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
+			return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json; the request arrived without a body (a body sent with Transfer-Encoding: chunked is dropped by the Functions host: send it with Content-Length)")
+		}
 		return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json")
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
@@ -116,20 +119,38 @@ func friendlyType(kind string) string {
 // checkTokens walks the token stream and refuses what encoding/json would
 // silently accept: the same key twice (also differing only in letter case,
 // which encoding/json matches case-insensitively), top-level keys that are
-// not exactly one of the target's field names (e.g. "FirstName"), and null
-// values (a field is either given or absent).
+// not exactly one of the target's field names (e.g. "FirstName"), null
+// values (a field is either given or absent), and string escapes of half a
+// UTF-16 surrogate pair ("\ud800"), which encoding/json turns into U+FFFD.
 func checkTokens(body []byte, v any) error {
 	names := fieldNames(v)
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	type frame struct {
-		obj  bool
-		keys map[string]bool
-		next bool   // in an object: the next string token is a key
-		key  string // the key whose value comes next
+		obj   bool
+		keys  map[string]bool
+		next  bool   // in an object: the next string token is a key
+		key   string // the key whose value comes next
+		index int    // in an array: the current element
 	}
 	var stack []*frame
+	// path names the value at depth n, e.g. firstName or items[2].name.
+	path := func(n int) string {
+		var b strings.Builder
+		for _, f := range stack[:n] {
+			if f.obj {
+				if b.Len() > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.index)
+			}
+		}
+		return b.String()
+	}
 	for {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err == io.EOF {
 			return nil
@@ -141,10 +162,31 @@ func checkTokens(body []byte, v any) error {
 		if len(stack) > 0 {
 			top = stack[len(stack)-1]
 		}
+		if top != nil && !top.obj {
+			if d, ok := tok.(json.Delim); !ok || d == '{' || d == '[' {
+				top.index++
+			}
+		}
+		if _, ok := tok.(string); ok {
+			if esc, bad := unpairedSurrogate(body[start:dec.InputOffset()]); bad {
+				where := "the body"
+				switch {
+				case top != nil && top.obj && top.next:
+					if p := path(len(stack) - 1); p != "" {
+						where = fmt.Sprintf("a key in %q", p)
+					} else {
+						where = "a key"
+					}
+				case top != nil:
+					where = fmt.Sprintf("field %q", path(len(stack)))
+				}
+				return domain.E(domain.KindInvalid, "%s holds %s, half of a UTF-16 surrogate pair: send the character itself or both halves", where, esc)
+			}
+		}
 		if d, ok := tok.(json.Delim); ok {
 			switch d {
 			case '{', '[':
-				stack = append(stack, &frame{obj: d == '{', keys: map[string]bool{}, next: true})
+				stack = append(stack, &frame{obj: d == '{', keys: map[string]bool{}, next: true, index: -1})
 			case '}', ']':
 				stack = stack[:len(stack)-1]
 				if len(stack) > 0 && stack[len(stack)-1].obj {
@@ -178,6 +220,62 @@ func checkTokens(body []byte, v any) error {
 		}
 		top.next = true
 	}
+}
+
+// unpairedSurrogate finds, in raw JSON text holding one string literal, a
+// \u escape of a UTF-16 surrogate that is not part of a high-low pair: a
+// high half (D800–DBFF) not followed by an escaped low half (DC00–DFFF),
+// or a low half on its own (RFC 8259 §8.2 calls such strings unpredictable;
+// encoding/json replaces them with U+FFFD). It returns the escape as written.
+func unpairedSurrogate(raw []byte) (string, bool) {
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\\' || i+1 >= len(raw) {
+			continue
+		}
+		if raw[i+1] != 'u' {
+			i++ // an escaped character, e.g. \\ or \"
+			continue
+		}
+		r, ok := hex4(raw, i+2)
+		if !ok {
+			return "", false // malformed; the decoder reports it
+		}
+		switch {
+		case r >= 0xD800 && r <= 0xDBFF:
+			if i+11 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
+				if lo, ok := hex4(raw, i+8); ok && lo >= 0xDC00 && lo <= 0xDFFF {
+					i += 11
+					continue
+				}
+			}
+			return string(raw[i : i+6]), true
+		case r >= 0xDC00 && r <= 0xDFFF:
+			return string(raw[i : i+6]), true
+		}
+		i += 5
+	}
+	return "", false
+}
+
+// hex4 reads the four hex digits at raw[i:].
+func hex4(raw []byte, i int) (rune, bool) {
+	if i+4 > len(raw) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range raw[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 // fieldNames is the set of exact JSON names of a struct target (nil when v

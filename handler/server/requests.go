@@ -16,7 +16,6 @@ import (
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/idempotency"
-	"github.com/profileflow/profileflow/handler/invoke"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/upload"
 	"github.com/profileflow/profileflow/handler/workflow"
@@ -103,7 +102,7 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 			// Only accepted answers are kept; anything else frees the key.
 			if !accepted {
 				if aerr := s.Idempotency.Abandon(context.WithoutCancel(ctx), lease); aerr != nil {
-					s.log.Warn("abandoning idempotency key failed", "invocationId", invocationID(ctx), "err", aerr.Error())
+					s.log.WarnContext(ctx, "abandoning idempotency key failed", "err", aerr.Error())
 				}
 			}
 		}()
@@ -145,7 +144,7 @@ func (s *Server) patchProfile(w http.ResponseWriter, r *http.Request, p domain.P
 	if key != "" {
 		// The request is accepted whatever happens to the connection now.
 		if err := s.Idempotency.Finish(context.WithoutCancel(ctx), lease, status, headers, body); err != nil {
-			s.log.Warn("storing idempotent response failed", "invocationId", invocationID(ctx), "err", err.Error())
+			s.log.WarnContext(ctx, "storing idempotent response failed", "err", err.Error())
 		}
 	}
 	for k, v := range headers {
@@ -359,32 +358,4 @@ func rawFileName(p *multipart.Part) string {
 		return ""
 	}
 	return params["filename"]
-}
-
-// Sweep settings: requests untouched for sweepQuiet with work left undone
-// are finished, at most sweepBatch per run.
-const (
-	sweepQuiet = 2 * time.Minute
-	sweepBatch = 200
-)
-
-// sweep is the timer-triggered Sweep function (functions/Sweep): it finishes
-// requests whose workflow never started, effects not yet dispatched and
-// field locks not yet released. A storage outage answers non-2xx (logged by
-// the host; the next run retries).
-func (s *Server) sweep(ctx context.Context, req *invoke.Request) (invoke.Response, error) {
-	var timer invoke.TimerInfo
-	if err := req.DataJSON("timer", &timer); err != nil {
-		return invoke.Response{}, domain.Wrap(domain.KindInvalid, err, "timer payload")
-	}
-	if s.Requests == nil {
-		return invoke.Response{}, domain.E(domain.KindInternal, "change requests are not configured")
-	}
-	res, err := s.Requests.Sweep(ctx, sweepQuiet, sweepBatch)
-	if err != nil {
-		return invoke.Response{}, err
-	}
-	msg := fmt.Sprintf("sweep: %d requests needed attention, %d started, %d finished, %d still failing (past due: %v)", res.Seen, res.Started, res.Flushed, res.Failed, timer.IsPastDue)
-	s.log.Info(msg, "invocationId", invocationID(ctx))
-	return invoke.Response{Logs: []string{msg}, ReturnValue: res}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -345,33 +344,6 @@ func BenchmarkBaselinePatchNetHTTP(b *testing.B) {
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, req)
-	}
-}
-
-func TestSweepTrigger(t *testing.T) {
-	e := newChangeServer(t)
-	fixture, err := os.ReadFile("../invoke/testdata/timer-trigger.request.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := httptest.NewRequest("POST", "/Sweep", bytes.NewReader(fixture))
-	req.Header.Set("Content-Type", "application/json")
-	rec := httptest.NewRecorder()
-	e.s.ServeHTTP(rec, req)
-	var resp struct {
-		Logs        []string
-		ReturnValue request.SweepResult
-	}
-	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &resp) != nil || len(resp.Logs) != 1 || !strings.HasPrefix(resp.Logs[0], "sweep: 0 requests") {
-		t.Fatalf("sweep: %d %s", rec.Code, rec.Body)
-	}
-	// A payload without the timer binding is a malformed invocation.
-	req = httptest.NewRequest("POST", "/Sweep", strings.NewReader(`{"Data":{},"Metadata":{}}`))
-	req.Header.Set("Content-Type", "application/json")
-	rec = httptest.NewRecorder()
-	e.s.ServeHTTP(rec, req)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "permanent failure") {
-		t.Fatalf("bad timer payload: %d %s", rec.Code, rec.Body)
 	}
 }
 

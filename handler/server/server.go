@@ -13,7 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
-
+	"slices"
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
@@ -61,7 +61,7 @@ func New(d Deps) (*Server, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s := &Server{Deps: d, log: d.Log, mux: http.NewServeMux()}
+	s := &Server{Deps: d, log: obs.Logger(d.Log), mux: http.NewServeMux()}
 	// The host's readiness and health probe: any answer, at once.
 	s.mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -78,22 +78,44 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// securityHeaders go on every answer, whatever the route, status or
+// outcome (errors, unknown endpoints, panics included); they are set once,
+// before dispatch. The set is the OWASP REST Security Cheat Sheet's
+// "Security Headers" for JSON APIs (Strict-Transport-Security is left to
+// the HTTPS front end).
+var securityHeaders = [...][2]string{
+	{"X-Content-Type-Options", "nosniff"},
+	{"Cache-Control", "no-store"},
+	{"Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"},
+	{"X-Frame-Options", "DENY"},
+	{"Referrer-Policy", "no-referrer"},
+}
+
+func setSecurityHeaders(h http.Header) {
+	for _, kv := range securityHeaders {
+		h.Set(kv[0], kv[1])
+	}
+}
+
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("X-Azure-Functions-InvocationId")
 	if id == "" {
 		id = newID()
 	}
 	ctx := obs.WithInvocation(r.Context(), id)
+	setSecurityHeaders(w.Header())
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("panic", "invocationId", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			s.log.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			// Headers the handler set before it failed (ETag, Location)
+			// do not describe the error answer.
+			clear(w.Header())
+			setSecurityHeaders(w.Header())
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"Status": "Rejected", "error": "internal error"})
 		}
 	}()
 	s.mux.ServeHTTP(w, r.WithContext(ctx))
 }
-
-func invocationID(ctx context.Context) string { return obs.InvocationID(ctx) }
 
 func newID() string {
 	var b [16]byte
@@ -105,6 +127,10 @@ func newID() string {
 func (s *Server) api(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if err := requireLength(r); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 		p, err := s.Auth.Authenticate(r.Context(), r.Header.Get("Authorization"))
 		if err != nil {
 			// Only a bad bearer token says so; a wrong SMS PIN or MFA token
@@ -119,9 +145,27 @@ func (s *Server) api(rt route) http.Handler {
 			s.writeError(w, r, err)
 			return
 		}
-		s.log.Info("request", "invocationId", invocationID(r.Context()), "function", rt.Function,
+		s.log.InfoContext(r.Context(), "request", "function", rt.Function,
 			"method", r.Method, "path", r.URL.Path, "sub", p.Subject, "ms", time.Since(start).Milliseconds())
 	})
+}
+
+// requireLength refuses a body of unknown length (Transfer-Encoding:
+// chunked) on a method that carries one (POST, PUT, PATCH): the Functions
+// host passes a request body on only when Content-Length is above zero
+// (DefaultHttpWorkerService and HttpRequestExtensions in the host), so a
+// chunked body never reaches a handler behind it. An empty body declared
+// with Content-Length: 0 is not refused here.
+func requireLength(r *http.Request) error {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+	default:
+		return nil
+	}
+	if r.ContentLength >= 0 && !slices.Contains(r.TransferEncoding, "chunked") {
+		return nil
+	}
+	return domain.E(domain.KindLengthRequired, "send the request body with a Content-Length header: a chunked body (Transfer-Encoding: chunked) does not reach the API through the Functions host")
 }
 
 // trigger wraps a non-HTTP trigger invocation. Permanent failures are logged
@@ -129,26 +173,26 @@ func (s *Server) api(rt route) http.Handler {
 // answered non-2xx so the host retries.
 func (s *Server) trigger(tr trigger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := invocationID(r.Context())
+		ctx := r.Context()
 		req, err := invoke.Decode(r)
 		if err != nil {
-			s.log.Warn("malformed invocation", "invocationId", id, "function", tr.Function, "err", err.Error())
+			s.log.WarnContext(ctx, "malformed invocation", "function", tr.Function, "err", err.Error())
 			invoke.Fail(w, http.StatusBadRequest, err.Error())
 			return
 		}
-		resp, err := tr.Handle(s, r.Context(), req)
+		resp, err := tr.Handle(s, ctx, req)
 		if err != nil {
 			o := outcomeOf(err)
 			if o.retry {
-				s.log.Warn("invocation failed; host will retry", "invocationId", id, "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
+				s.log.WarnContext(ctx, "invocation failed; host will retry", "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
 				invoke.Fail(w, o.status, domain.KindOf(err).String())
 				return
 			}
-			s.log.Error("invocation failed permanently", "invocationId", id, "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
+			s.log.ErrorContext(ctx, "invocation failed permanently", "function", tr.Function, "kind", domain.KindOf(err).String(), "err", err.Error())
 			resp.Logs = append(resp.Logs, "permanent failure: "+domain.KindOf(err).String())
 		}
 		if err := invoke.Write(w, resp); err != nil {
-			s.log.Error("writing invocation reply", "invocationId", id, "err", err.Error())
+			s.log.ErrorContext(ctx, "writing invocation reply", "function", tr.Function, "err", err.Error())
 		}
 	})
 }

@@ -121,7 +121,7 @@ func TestReadinessProbe(t *testing.T) {
 }
 
 func TestErrorTableCoversEveryKind(t *testing.T) {
-	for k := domain.KindInternal; k <= domain.KindTransient; k++ {
+	for k := domain.KindInternal; k <= domain.KindLengthRequired; k++ {
 		if _, ok := errorTable[k]; !ok {
 			t.Errorf("kind %s has no entry in errorTable", k)
 		}

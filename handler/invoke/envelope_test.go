@@ -174,20 +174,6 @@ func TestHTTPBodyBase64ForOctetAndMultipart(t *testing.T) {
 	}
 }
 
-func TestTimerFixture(t *testing.T) {
-	r := load(t, "timer-trigger.request.json")
-	var ti TimerInfo
-	if err := r.DataJSON("timer", &ti); err != nil {
-		t.Fatal(err)
-	}
-	if ti.ScheduleStatus == nil || ti.ScheduleStatus.Next.Sub(ti.ScheduleStatus.Last) != 5*time.Minute || ti.IsPastDue || !ti.Schedule.AdjustForDST {
-		t.Errorf("timer = %+v", ti)
-	}
-	if len(r.Metadata) != 1 {
-		t.Errorf("timer metadata should hold only sys, got %d keys", len(r.Metadata))
-	}
-}
-
 // The response fixtures must round-trip through our Response type with the
 // case-sensitive binding names intact.
 func TestResponseFixtures(t *testing.T) {
@@ -295,40 +281,6 @@ func TestMetaValueErrors(t *testing.T) {
 	if _, err := r.DataBytes("x"); err == nil {
 		t.Error("missing data accepted")
 	}
-}
-
-func FuzzDecode(f *testing.F) {
-	files, _ := filepath.Glob("testdata/*.json")
-	for _, p := range files {
-		b, _ := os.ReadFile(p)
-		f.Add(b)
-	}
-	f.Add([]byte(`{"Data":{"x":"\"\\\"\""}}`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := DecodeBytes(b)
-		if err != nil {
-			if !errors.Is(err, ErrBadRequest) {
-				t.Fatalf("error not marked bad request: %v", err)
-			}
-			return
-		}
-		// Accessors must never panic on whatever the envelope holds.
-		for k := range r.Metadata {
-			r.MetaString(k)
-			r.MetaInt(k)
-			r.MetaTime(k)
-			var v any
-			r.MetaObject(k, &v)
-		}
-		for k := range r.Data {
-			r.DataString(k)
-			r.DataBytes(k)
-			var hr HTTPRequest
-			if r.DataJSON(k, &hr) == nil {
-				hr.BodyBytes()
-			}
-		}
-	})
 }
 
 func BenchmarkDecodeServiceBus(b *testing.B) {
