@@ -83,7 +83,7 @@ func Validate(in ChangeInput, cur domain.Profile, now time.Time) (Change, error)
 	if in.Timestamp == nil {
 		return ch, domain.E(domain.KindInvalid, "timestamp: required (RFC 3339)")
 	}
-	ts, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
+	ts, err := ParseDateTime(*in.Timestamp)
 	if err != nil {
 		return ch, domain.E(domain.KindInvalid, "timestamp: %q is not an RFC 3339 date-time", truncate(*in.Timestamp))
 	}

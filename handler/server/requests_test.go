@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -17,11 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/memory"
 	"github.com/profileflow/profileflow/handler/mfa"
 	"github.com/profileflow/profileflow/handler/request"
-	"github.com/profileflow/profileflow/handler/workflow"
 )
 
 // memSink keeps streamed attachments in memory.
@@ -65,26 +62,8 @@ type changeEnv struct {
 
 func newChangeServer(t testing.TB) *changeEnv {
 	t.Helper()
-	s, profiles := newTestServer(t, nil)
-	signer, err := mfa.NewSigner(10*time.Minute, []byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := mfa.NewService(mfa.Options{Store: memory.NewMFAStore(), Verifier: &mfaVerifierStub{}, Signer: signer, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := workflow.ParseFile("../../workflows/profile-update.bpmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reqs := memory.NewRequests()
-	sink := &memSink{}
-	s.MFA = svc
-	s.Requests = &request.Service{Requests: reqs, Locks: reqs, Profiles: profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}
-	s.Idempotency = &idempotency.Keys{Store: memory.NewIdempotency()}
-	s.Attachments = sink
-	return &changeEnv{s: s, signer: signer, profiles: profiles, sink: sink}
+	e := newEnv(t, nil)
+	return &changeEnv{s: e.s, signer: e.signer, profiles: e.profiles, sink: e.sink}
 }
 
 func (e *changeEnv) token(t testing.TB, sub, profile string) string {

@@ -71,7 +71,10 @@ func TestServiceContextNamesTheExecution(t *testing.T) {
 	def := mustParse(t, defaultDefinition)
 	var seen []string
 	svc := ServiceHandlers{
-		"applyChange": func(sc *ServiceContext) error { seen = append(seen, sc.InstanceID+"|"+sc.Element+"|"+sc.Event); return nil },
+		"applyChange": func(sc *ServiceContext) error {
+			seen = append(seen, sc.InstanceID+"|"+sc.Element+"|"+sc.Event)
+			return nil
+		},
 		"notify": func(sc *ServiceContext) error {
 			seen = append(seen, sc.InstanceID+"|"+sc.Element+"|"+sc.Event+"|"+sc.Params["template"])
 			return nil
