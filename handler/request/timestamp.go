@@ -16,7 +16,9 @@ import (
 // Every field has exactly its number of digits (no "T1:00:00"), and nothing
 // else is accepted (no space for "T", no offset without a colon, no
 // trailing text). Fractional seconds may have any number of digits; digits
-// past nanoseconds are dropped. "-00:00" (offset unknown, §4.3) is UTC.
+// past nanoseconds are dropped. "-00:00" (offset unknown, §4.3) is UTC. The
+// result is in UTC; an instant outside the years 0000–9999 there (e.g.
+// 0000-01-01T00:00:00+01:00) is refused.
 //
 // Second 60 is a leap second. RFC 3339 allows it where the leap-second
 // rules do: a leap second is the last second of a UTC month (ITU-R TF.460),
@@ -79,6 +81,10 @@ func ParseDateTime(s string) (time.Time, error) {
 			return time.Time{}, errDateTime
 		}
 		t = time.Date(t.Year(), t.Month(), t.Day(), 23, 59, 59, 999999999, time.UTC)
+	}
+	if t.Year() < 0 || t.Year() > 9999 {
+		// An offset moved it out of what a date-time can write in UTC.
+		return time.Time{}, errDateTime
 	}
 	return t, nil
 }
