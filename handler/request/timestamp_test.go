@@ -10,7 +10,9 @@ import (
 )
 
 func TestParseDateTime(t *testing.T) {
-	utc := func(y int, m time.Month, d, h, min, s, ns int) time.Time { return time.Date(y, m, d, h, min, s, ns, time.UTC) }
+	utc := func(y int, m time.Month, d, h, min, s, ns int) time.Time {
+		return time.Date(y, m, d, h, min, s, ns, time.UTC)
+	}
 	for _, tc := range []struct {
 		in   string
 		want time.Time // zero: refused
