@@ -1,7 +1,10 @@
-// Package request holds change requests: validation of a profile change,
-// the request record with its Durable-style status and append-only history,
-// and the service that runs the workflow engine for a request — at PATCH
-// time and for every later event (scan verdicts, decisions, timers).
+// Package request holds change requests: validation of a profile change
+// (change.go, timestamp.go), the PATCH use case (submit.go), the request
+// record (record.go) with its Durable-style status (status.go), and the
+// service that runs the workflow engine for a request at PATCH time and for
+// every later event (service.go), with its field locks (locks.go), the
+// service tasks it provides (tasks.go), its transactional outbox
+// (outbox.go) and the sweeper that finishes work left behind (sweep.go).
 package request
 
 import (

@@ -110,7 +110,8 @@ type Record struct {
 	Workflow        *workflow.Instance `json:"workflow,omitempty"`
 	Outbox          []Effect           `json:"outbox"`
 	LocksReleased   bool               `json:"locksReleased,omitempty"`
-	// Applied: the change was written to the profile (Completed only).
+	// Applied: the change was written to the profile (the applyChange
+	// task's effect was carried out).
 	Applied bool `json:"applied,omitempty"`
 	// Attention marks work a crash or outage may have left undone (see
 	// Service.Sweep); kept in step on every save.
