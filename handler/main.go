@@ -97,14 +97,14 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	db := cfg.String("COSMOS_DATABASE")
 	profiles := cosmosdb.NewProfileStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_PROFILES")))
 
-	// MFA (issue 3): Twilio Verify + mfa container + token key; see mfa_wire.go.
+	// MFA: Twilio Verify + mfa container + token key; see mfa_wire.go.
 	mfaSvc, _, err := wireMFA(cfg, cosmos, log)
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("mfa: %w", err)
 	}
 
-	// Change requests (issue 5): request records and field locks in the
-	// requests container, idempotency keys, the BPMN definition.
+	// Change requests: request records and field locks in the requests
+	// container, idempotency keys, the BPMN definition.
 	def, err := workflow.ParseFile(cfg.String("WORKFLOW_DEFINITION"))
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("setting WORKFLOW_DEFINITION: %w", err)
@@ -116,26 +116,37 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	}
 	idem := &idempotency.Keys{Store: cosmosdb.NewIdempotencyStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))}
 
-	// Uploads (issue 4): SAS uploads to the blob shards; see uploads_wire.go.
+	// Uploads: SAS uploads to the blob shards; see uploads_wire.go.
 	uploads, blobs, err := wireUploads(cfg, cosmos, log)
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("uploads: %w", err)
 	}
-	var attachments server.AttachmentSink
-	if blobs != nil {
-		attachments = blobs.Attachments(cfg.String("UPLOAD_CONTAINER_LANDING"))
-	}
+	landing := cfg.String("UPLOAD_CONTAINER_LANDING")
 
-	return server.Deps{
-		Auth:             verifier,
+	// The PATCH use case over all of them.
+	changes, err := request.NewSubmitter(request.SubmitterDeps{
 		Profiles:         profiles,
 		MFA:              mfaSvc,
 		Uploads:          uploads,
-		Attachments:      attachments,
-		LandingContainer: cfg.String("UPLOAD_CONTAINER_LANDING"),
+		Attachments:      blobs.Attachments(landing),
+		Keys:             idem,
 		Requests:         requests,
-		Idempotency:      idem,
+		LandingContainer: landing,
+		Now:              time.Now,
 		Log:              log,
+	})
+	if err != nil {
+		return server.Deps{}, err
+	}
+
+	return server.Deps{
+		Auth:     verifier,
+		Profiles: profiles,
+		MFA:      mfaSvc,
+		Uploads:  uploads,
+		Changes:  changes,
+		Requests: requests,
+		Log:      log,
 	}, nil
 }
 

@@ -8,7 +8,6 @@ import (
 	"github.com/profileflow/profileflow/handler/config"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
 	"github.com/profileflow/profileflow/handler/mfa"
-	"github.com/profileflow/profileflow/handler/server"
 	"github.com/profileflow/profileflow/handler/sms"
 )
 
@@ -20,7 +19,7 @@ const sampleMFAKey = "bG9jYWwtb25seS1tZmEta2V5LWRvLW5vdC11c2UtaW4tYXp1cmUtISE="
 // the HMAC key for MFA tokens. Its settings are required (config); an
 // invalid value stops start-up with a message naming the setting. It also
 // returns the Twilio client as the notification sender.
-func wireMFA(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (server.MFAService, *sms.Client, error) {
+func wireMFA(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (*mfa.Service, *sms.Client, error) {
 	// The key from local.settings.sample.json is public: refuse it against
 	// the real Twilio (TWILIO_API_BASE_URL is set only for the local fake).
 	if cfg.String("MFA_TOKEN_KEY") == sampleMFAKey && cfg.String("TWILIO_API_BASE_URL") == "" {

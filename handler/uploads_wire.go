@@ -6,17 +6,16 @@ import (
 	"github.com/profileflow/profileflow/handler/blobstore"
 	"github.com/profileflow/profileflow/handler/config"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
-	"github.com/profileflow/profileflow/handler/server"
 	"github.com/profileflow/profileflow/handler/upload"
 )
 
-// wireUploads builds direct-to-blob uploads (issue 4): the blob adapter over
+// wireUploads builds direct-to-blob uploads: the blob adapter over
 // the UPLOAD_ACCOUNTS shards (account-key SAS when UPLOAD_ACCOUNT_KEY is set,
 // i.e. Azurite; user delegation SAS through the managed identity otherwise),
-// the Cosmos uploads container for sessions, and the upload service. With
-// UPLOAD_ACCOUNTS unset uploads are off (their routes answer 500); a bad
-// setting stops start-up naming it. No network call happens here.
-func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (server.UploadService, *blobstore.Store, error) {
+// the Cosmos uploads container for sessions, and the upload service. A
+// missing or bad setting stops start-up naming it. No network call happens
+// here.
+func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (*upload.Service, *blobstore.Store, error) {
 	accounts := cfg.List("UPLOAD_ACCOUNTS")
 	ttl, err := cfg.Duration("UPLOAD_SAS_TTL")
 	if err != nil {

@@ -34,7 +34,7 @@ func TestRequestServiceOnCosmos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec, err := svc.Submit(ctx, owner, prof, ch, []request.Attachment{{Name: "a.pdf", Blob: "x/a.pdf", ContentType: "application/pdf", Size: 10}}, nil)
+	rec, err := svc.Open(ctx, owner, prof, ch, []request.Attachment{{Name: "a.pdf", Blob: "x/a.pdf", ContentType: "application/pdf", Size: 10}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestRequestServiceOnCosmos(t *testing.T) {
 		t.Fatalf("submit: %s etag %q", rec.RuntimeStatus, rec.ETag)
 	}
 	// The lock document blocks a second change of the field.
-	if _, err := svc.Submit(ctx, owner, prof, ch, []request.Attachment{{Name: "b.pdf", Blob: "x/b.pdf"}}, nil); !domain.Is(err, domain.KindConflict) {
+	if _, err := svc.Open(ctx, owner, prof, ch, []request.Attachment{{Name: "b.pdf", Blob: "x/b.pdf"}}, nil); !domain.Is(err, domain.KindConflict) {
 		t.Fatalf("second submit: %v", err)
 	}
 	got, err := store.GetRequest(ctx, rec.ID)

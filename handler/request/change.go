@@ -1,7 +1,10 @@
-// Package request holds change requests: validation of a profile change,
-// the request record with its Durable-style status and append-only history,
-// and the service that runs the workflow engine for a request — at PATCH
-// time and for every later event (scan verdicts, decisions, timers).
+// Package request holds change requests: validation of a profile change
+// (change.go, timestamp.go), the PATCH use case (submit.go), the request
+// record (record.go) with its Durable-style status (status.go), and the
+// service that runs the workflow engine for a request at PATCH time and for
+// every later event (service.go), with its field locks (locks.go), the
+// service tasks it provides (tasks.go), its transactional outbox
+// (outbox.go) and the sweeper that finishes work left behind (sweep.go).
 package request
 
 import (
@@ -83,7 +86,7 @@ func Validate(in ChangeInput, cur domain.Profile, now time.Time) (Change, error)
 	if in.Timestamp == nil {
 		return ch, domain.E(domain.KindInvalid, "timestamp: required (RFC 3339)")
 	}
-	ts, err := time.Parse(time.RFC3339Nano, *in.Timestamp)
+	ts, err := ParseDateTime(*in.Timestamp)
 	if err != nil {
 		return ch, domain.E(domain.KindInvalid, "timestamp: %q is not an RFC 3339 date-time", truncate(*in.Timestamp))
 	}

@@ -110,7 +110,8 @@ type Record struct {
 	Workflow        *workflow.Instance `json:"workflow,omitempty"`
 	Outbox          []Effect           `json:"outbox"`
 	LocksReleased   bool               `json:"locksReleased,omitempty"`
-	// Applied: the change was written to the profile (Completed only).
+	// Applied: the change was written to the profile (the applyChange
+	// task's effect was carried out).
 	Applied bool `json:"applied,omitempty"`
 	// Attention marks work a crash or outage may have left undone (see
 	// Service.Sweep); kept in step on every save.
@@ -148,45 +149,6 @@ type LockStore interface {
 
 // LocksID is the lock document id of a profile.
 func LocksID(profileID string) string { return "locks-" + profileID }
-
-// StatusView is the Durable-style body of GET /api/v1/requests/{id}.
-type StatusView struct {
-	ID              string         `json:"id"`
-	Name            string         `json:"name"`
-	RuntimeStatus   RuntimeStatus  `json:"runtimeStatus"`
-	CustomStatus    CustomStatus   `json:"customStatus"`
-	Input           ViewInput      `json:"input"`
-	Output          map[string]any `json:"output"`
-	CreatedTime     time.Time      `json:"createdTime"`
-	LastUpdatedTime time.Time      `json:"lastUpdatedTime"`
-	History         []HistoryEntry `json:"history"`
-}
-
-// ViewInput is the redacted input: the change and the documents' names,
-// never blob locations.
-type ViewInput struct {
-	ProfileID   string        `json:"profileId"`
-	Changes     []FieldChange `json:"changes"`
-	Timestamp   time.Time     `json:"timestamp"`
-	Attachments []string      `json:"attachments"`
-}
-
-// View builds the public status body.
-func (r Record) View() StatusView {
-	names := []string{}
-	for _, a := range r.Attachments {
-		names = append(names, a.Name)
-	}
-	out := r.Output
-	if out == nil {
-		out = map[string]any{}
-	}
-	return StatusView{
-		ID: r.ID, Name: r.Name, RuntimeStatus: r.RuntimeStatus, CustomStatus: r.CustomStatus,
-		Input:  ViewInput{ProfileID: r.ProfileID, Changes: r.Input.Fields, Timestamp: r.Input.Timestamp, Attachments: names},
-		Output: out, CreatedTime: r.CreatedTime, LastUpdatedTime: r.LastUpdatedTime, History: r.History,
-	}
-}
 
 // CanRead reports whether p may see the request: its owner, or an approver
 // who works on it (candidate of an open task, or decided one).

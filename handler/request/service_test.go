@@ -90,7 +90,7 @@ func TestDescriptionOnlyAppliesSynchronously(t *testing.T) {
 	f := newFixture(t)
 	ch := f.change(t, ChangeInput{Description: str("new text")})
 	consumed := 0
-	rec, err := f.svc.Submit(context.Background(), f.owner, f.profile(t), ch, nil, func(context.Context) error { consumed++; return nil })
+	rec, err := f.svc.Open(context.Background(), f.owner, f.profile(t), ch, nil, func(context.Context) error { consumed++; return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +106,7 @@ func TestDescriptionOnlyAppliesSynchronously(t *testing.T) {
 	}
 	// A second change of the same field is allowed now.
 	ch2 := f.change(t, ChangeInput{Description: str("newer")})
-	if _, err := f.svc.Submit(context.Background(), f.owner, f.profile(t), ch2, nil, nil); err != nil {
+	if _, err := f.svc.Open(context.Background(), f.owner, f.profile(t), ch2, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.disp.seen) == 0 {
@@ -118,7 +118,7 @@ func TestLastNameWaitsForScanThenTwoApprovers(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ch := f.change(t, ChangeInput{LastName: str("Byron")})
-	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, append([]Attachment(nil), doc...), nil)
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), ch, append([]Attachment(nil), doc...), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestLastNameWaitsForScanThenTwoApprovers(t *testing.T) {
 	}
 	// A conflicting change of the same field names the open request.
 	ch2 := f.change(t, ChangeInput{LastName: str("King")})
-	_, err = f.svc.Submit(ctx, f.owner, f.profile(t), ch2, doc, nil)
+	_, err = f.svc.Open(ctx, f.owner, f.profile(t), ch2, doc, nil)
 	if !domain.Is(err, domain.KindConflict) || !strings.Contains(err.Error(), rec.ID) {
 		t.Fatalf("conflict err = %v", err)
 	}
@@ -180,7 +180,7 @@ func TestLastNameWaitsForScanThenTwoApprovers(t *testing.T) {
 func TestInfectedDocumentFails(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,11 +197,11 @@ func TestEvidenceRequiredAndCancel(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	consumed := 0
-	_, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), nil, func(context.Context) error { consumed++; return nil })
+	_, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), nil, func(context.Context) error { consumed++; return nil })
 	if !domain.Is(err, domain.KindInvalid) || consumed != 0 {
 		t.Fatalf("no evidence: %v consumed %d", err, consumed)
 	}
-	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), append([]Attachment(nil), doc...), nil)
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), append([]Attachment(nil), doc...), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +227,7 @@ func TestEvidenceRequiredAndCancel(t *testing.T) {
 		t.Fatalf("cancel twice: %v", err)
 	}
 	// Locks released: a new marital status change is accepted.
-	if _, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), append([]Attachment(nil), doc...), nil); err != nil {
+	if _, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{MaritalStatus: str("Married")}), append([]Attachment(nil), doc...), nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -236,11 +236,11 @@ func TestMFAConsumeFailureReleasesLocks(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	ch := f.change(t, ChangeInput{Description: str("x")})
-	_, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, func(context.Context) error { return domain.E(domain.KindConflict, "MFA token already used") })
+	_, err := f.svc.Open(ctx, f.owner, f.profile(t), ch, nil, func(context.Context) error { return domain.E(domain.KindConflict, "MFA token already used") })
 	if !domain.Is(err, domain.KindConflict) {
 		t.Fatal(err)
 	}
-	if _, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil); err != nil {
+	if _, err := f.svc.Open(ctx, f.owner, f.profile(t), ch, nil, nil); err != nil {
 		t.Fatalf("locks left behind: %v", err)
 	}
 }
@@ -248,7 +248,7 @@ func TestMFAConsumeFailureReleasesLocks(t *testing.T) {
 func TestDispatchFailureKeepsOutbox(t *testing.T) {
 	f := newFixture(t)
 	f.disp.fail = true
-	rec, err := f.svc.Submit(context.Background(), f.owner, f.profile(t), f.change(t, ChangeInput{Description: str("y")}), nil, nil)
+	rec, err := f.svc.Open(context.Background(), f.owner, f.profile(t), f.change(t, ChangeInput{Description: str("y")}), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestSweepFinishesWorkLeftBehind(t *testing.T) {
 	flaky := &flakyProfiles{Profiles: f.profiles, fail: 1}
 	f.svc.Profiles = flaky
 	ch := f.change(t, ChangeInput{Description: str("after outage")})
-	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil)
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), ch, nil, nil)
 	if err != nil || rec.RuntimeStatus != Completed || rec.Applied {
 		t.Fatalf("submit during outage: %v %s applied=%v (want accepted, not yet applied)", err, rec.RuntimeStatus, rec.Applied)
 	}
@@ -416,7 +416,7 @@ func TestSweepStartsPendingRequests(t *testing.T) {
 func TestCancelBeatsApprovalNoProfileChange(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,11 +464,11 @@ func TestStaleLockTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := f.change(t, ChangeInput{Description: str("mine")})
-	if _, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil); !domain.Is(err, domain.KindConflict) || !strings.Contains(err.Error(), "req-ghost") {
+	if _, err := f.svc.Open(ctx, f.owner, f.profile(t), ch, nil, nil); !domain.Is(err, domain.KindConflict) || !strings.Contains(err.Error(), "req-ghost") {
 		t.Fatalf("within grace: %v", err)
 	}
 	f.now = f.now.Add(3 * time.Minute)
-	rec, err := f.svc.Submit(ctx, f.owner, f.profile(t), ch, nil, nil)
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), ch, nil, nil)
 	if err != nil || rec.RuntimeStatus != Completed {
 		t.Fatalf("after grace: %v", err)
 	}
@@ -514,11 +514,11 @@ func TestSubmitRebasesOnCurrentProfile(t *testing.T) {
 	ctx := context.Background()
 	stale := f.profile(t)
 	ch := f.change(t, ChangeInput{Description: str("same")})
-	if _, err := f.svc.Submit(ctx, f.owner, stale, ch, nil, nil); err != nil {
+	if _, err := f.svc.Open(ctx, f.owner, stale, ch, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	consumed := false
-	_, err := f.svc.Submit(ctx, f.owner, stale, ch, nil, func(context.Context) error { consumed = true; return nil })
+	_, err := f.svc.Open(ctx, f.owner, stale, ch, nil, func(context.Context) error { consumed = true; return nil })
 	if !domain.Is(err, domain.KindInvalid) || consumed || f.profile(t).Version != 2 {
 		t.Fatalf("stale no-op change: %v consumed=%v version=%d", err, consumed, f.profile(t).Version)
 	}

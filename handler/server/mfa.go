@@ -8,35 +8,20 @@ import (
 	"github.com/profileflow/profileflow/handler/mfa"
 )
 
-// MFAService is the SMS second factor (implemented by *mfa.Service).
-// Challenge/Verify serve the /api/v1/mfa routes; Check/Consume are what the
-// PATCH handler uses to require an X-MFA-Token: Check validates it offline
-// (not consumed, so a PATCH refused for bad input leaves it usable) and
-// Consume records its single use once the change is accepted.
+// MFAService is the SMS second factor (*mfa.Service) behind the
+// /api/v1/mfa routes. The PATCH use case checks and spends the tokens it
+// issues (request.TokenChecker).
 type MFAService interface {
 	Challenge(ctx context.Context, p domain.Principal, prof domain.Profile) (mfa.ChallengeResult, error)
 	Verify(ctx context.Context, p domain.Principal, challengeID, code string) (mfa.TokenResult, error)
-	Check(ctx context.Context, token string, p domain.Principal, profileID string) (mfa.Claims, error)
-	Consume(ctx context.Context, c mfa.Claims) error
 }
 
 // MFATokenHeader carries the MFA token on profile changes.
 const MFATokenHeader = "X-MFA-Token"
 
-func (s *Server) mfaService() (MFAService, error) {
-	if s.MFA == nil {
-		return nil, domain.E(domain.KindInternal, "MFA is not configured")
-	}
-	return s.MFA, nil
-}
-
 // mfaChallenge: POST /api/v1/mfa/challenge {"profileId"} → 202
 // {"challengeId","expiresAt","channel":"sms","to":"+*******1000"}.
 func (s *Server) mfaChallenge(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
-	svc, err := s.mfaService()
-	if err != nil {
-		return err
-	}
 	var body struct {
 		ProfileID string `json:"profileId"`
 	}
@@ -50,7 +35,7 @@ func (s *Server) mfaChallenge(w http.ResponseWriter, r *http.Request, p domain.P
 	if err != nil {
 		return err
 	}
-	res, err := svc.Challenge(r.Context(), p, prof)
+	res, err := s.MFA.Challenge(r.Context(), p, prof)
 	if err != nil {
 		return err
 	}
@@ -61,10 +46,6 @@ func (s *Server) mfaChallenge(w http.ResponseWriter, r *http.Request, p domain.P
 // mfaVerify: POST /api/v1/mfa/verify {"challengeId","code"} → 200
 // {"mfaToken","expiresAt"}.
 func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
-	svc, err := s.mfaService()
-	if err != nil {
-		return err
-	}
 	var body struct {
 		ChallengeID string `json:"challengeId"`
 		Code        string `json:"code"`
@@ -72,21 +53,10 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p domain.Prin
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	res, err := svc.Verify(r.Context(), p, body.ChallengeID, body.Code)
+	res, err := s.MFA.Verify(r.Context(), p, body.ChallengeID, body.Code)
 	if err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, res)
 	return nil
-}
-
-// requireMFA checks the request's X-MFA-Token for a change of profileID by p
-// (not consumed). The PATCH handler calls it before doing any work and
-// s.MFA.Consume(ctx, claims) right before committing an accepted change.
-func (s *Server) requireMFA(r *http.Request, p domain.Principal, profileID string) (mfa.Claims, error) {
-	svc, err := s.mfaService()
-	if err != nil {
-		return mfa.Claims{}, err
-	}
-	return svc.Check(r.Context(), r.Header.Get(MFATokenHeader), p, profileID)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -16,11 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/memory"
 	"github.com/profileflow/profileflow/handler/mfa"
 	"github.com/profileflow/profileflow/handler/request"
-	"github.com/profileflow/profileflow/handler/workflow"
 )
 
 // memSink keeps streamed attachments in memory.
@@ -64,26 +61,8 @@ type changeEnv struct {
 
 func newChangeServer(t testing.TB) *changeEnv {
 	t.Helper()
-	s, profiles := newTestServer(t, nil)
-	signer, err := mfa.NewSigner(10*time.Minute, []byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := mfa.NewService(mfa.Options{Store: memory.NewMFAStore(), Verifier: &mfaVerifierStub{}, Signer: signer, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	def, err := workflow.ParseFile("../../workflows/profile-update.bpmn")
-	if err != nil {
-		t.Fatal(err)
-	}
-	reqs := memory.NewRequests()
-	sink := &memSink{}
-	s.MFA = svc
-	s.Requests = &request.Service{Requests: reqs, Locks: reqs, Profiles: profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}
-	s.Idempotency = &idempotency.Keys{Store: memory.NewIdempotency()}
-	s.Attachments = sink
-	return &changeEnv{s: s, signer: signer, profiles: profiles, sink: sink}
+	e := newEnv(t, nil)
+	return &changeEnv{s: e.s, signer: e.signer, profiles: e.profiles, sink: e.sink}
 }
 
 func (e *changeEnv) token(t testing.TB, sub, profile string) string {
@@ -377,5 +356,94 @@ func TestPatchMultipartIdempotencyAndCleanup(t *testing.T) {
 	}
 	if len(e.sink.blobs) != 1 {
 		t.Fatalf("refused call left its upload behind: %d blobs", len(e.sink.blobs))
+	}
+}
+
+// Another user's request and an unknown one get the same answer, byte for
+// byte, so no caller learns which request ids exist.
+func TestOtherUsersRequestLooksUnknown(t *testing.T) {
+	e := newChangeServer(t)
+	ct, body := multipartBody(t, `{"lastName":"Byron","timestamp":"`+now3339()+`"}`, map[string][2]string{"attachment1": {"marriage.pdf", "application/pdf"}})
+	rec := e.patch(ct, body, e.token(t, "user-1000", "1000"), nil)
+	if rec.Code != 202 {
+		t.Fatalf("PATCH: %d %s", rec.Code, rec.Body)
+	}
+	loc := rec.Header().Get("Location")
+	unknown := "/api/v1/requests/req-000000000000000000000000"
+	for _, tc := range []struct{ method, suffix string }{{"GET", ""}, {"GET", "?showHistory=false"}, {"POST", "/cancel"}} {
+		other := do(e.s, tc.method, loc+tc.suffix, "Bearer user-1001", nil)
+		none := do(e.s, tc.method, unknown+tc.suffix, "Bearer user-1001", nil)
+		if other.Code != 404 || other.Code != none.Code || other.Body.String() != none.Body.String() {
+			t.Errorf("%s %s: other user's %d %q, unknown %d %q", tc.method, tc.suffix, other.Code, other.Body, none.Code, none.Body)
+		}
+		for _, h := range []string{"Content-Type", "Retry-After", "Location", "WWW-Authenticate"} {
+			if other.Header().Get(h) != none.Header().Get(h) {
+				t.Errorf("%s %s: header %s differs: %q vs %q", tc.method, tc.suffix, h, other.Header().Get(h), none.Header().Get(h))
+			}
+		}
+	}
+	// The owner still reads it.
+	if own := do(e.s, "GET", loc, "Bearer user-1000", nil); own.Code != 202 {
+		t.Fatalf("owner: %d %s", own.Code, own.Body)
+	}
+}
+
+// showHistory=false / showInput=false leave history and input out, as the
+// Durable Functions status API does; both default to true here; anything
+// but true/false is refused.
+func TestStatusShowHistoryShowInput(t *testing.T) {
+	e := newChangeServer(t)
+	rec := e.patch("application/json", `{"description":"shown","timestamp":"`+now3339()+`"}`, e.token(t, "user-1000", "1000"), nil)
+	if rec.Code != 200 {
+		t.Fatalf("PATCH: %d %s", rec.Code, rec.Body)
+	}
+	var sub map[string]string
+	json.Unmarshal(rec.Body.Bytes(), &sub)
+	url := sub["request"]
+	for _, tc := range []struct {
+		query          string
+		status         int
+		history, input bool
+	}{
+		{"", 200, true, true},
+		{"?showHistory=false", 200, false, true},
+		{"?showInput=false", 200, true, false},
+		{"?showHistory=false&showInput=false", 200, false, false},
+		{"?showHistory=true&showInput=TRUE", 200, true, true},
+		{"?showHistory=False&showInput=false&taskHub=x", 200, false, false},
+		{"?showHistory=0", 400, false, false},
+		{"?showInput=yes", 400, false, false},
+		{"?showHistory=", 400, false, false},
+		{"?showHistory=false&showHistory=true", 400, false, false},
+	} {
+		r := do(e.s, "GET", url+tc.query, "Bearer user-1000", nil)
+		if r.Code != tc.status {
+			t.Errorf("%s: %d %s", tc.query, r.Code, r.Body)
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(r.Body.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if tc.status != 200 {
+			if m["Status"] != "Rejected" || !strings.Contains(m["error"].(string), "show") {
+				t.Errorf("%s: error body %v", tc.query, m)
+			}
+			continue
+		}
+		h, hasHistory := m["history"].([]any)
+		in, hasInput := m["input"].(map[string]any)
+		if hasHistory != tc.history || hasInput != tc.input {
+			t.Errorf("%s: history %v input %v; want %v %v", tc.query, hasHistory, hasInput, tc.history, tc.input)
+		}
+		if tc.history && len(h) < 2 {
+			t.Errorf("%s: history %v", tc.query, h)
+		}
+		if tc.input && in["profileId"] != "1000" {
+			t.Errorf("%s: input %v", tc.query, in)
+		}
+		if m["runtimeStatus"] != "Completed" || m["id"] == "" || m["output"] == nil {
+			t.Errorf("%s: status body %v", tc.query, m)
+		}
 	}
 }

@@ -8,16 +8,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"runtime/debug"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
-	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/invoke"
 	"github.com/profileflow/profileflow/handler/obs"
 )
@@ -27,20 +27,22 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, authorization string) (domain.Principal, error)
 }
 
-// Deps are the server's collaborators, as small interfaces.
+// ProfileReader reads a profile (KindNotFound when unknown).
+type ProfileReader interface {
+	GetProfile(ctx context.Context, id string) (domain.Profile, error)
+}
+
+// Deps are the server's collaborators, as small interfaces. Every one is
+// required: New refuses a nil one, naming it, so no route can fail for want
+// of a collaborator.
 type Deps struct {
 	Auth     Authenticator
-	Profiles domain.ProfileStore
-	MFA      MFAService    // SMS second factor (mfa.go); nil answers 500 on MFA routes
-	Uploads  UploadService // direct-to-blob uploads (uploads.go); nil answers 500 on upload routes
-	// Change requests (requests.go).
-	Requests    RequestService
-	Idempotency *idempotency.Keys
-	Attachments AttachmentSink
-	// LandingContainer is where uploads and attachments land before scanning.
-	LandingContainer string
-	Now              func() time.Time
-	Log              *slog.Logger
+	Profiles ProfileReader
+	MFA      MFAService      // SMS second factor (mfa.go)
+	Uploads  UploadService   // direct-to-blob uploads (uploads.go)
+	Changes  ChangeSubmitter // PATCH of a profile (profile.go)
+	Requests RequestService  // status, cancel and the sweep (requests.go)
+	Log      *slog.Logger
 }
 
 // Server serves the API and trigger invocations.
@@ -50,16 +52,12 @@ type Server struct {
 	mux *http.ServeMux
 }
 
-// New builds a server over deps and registers every route and trigger.
+// New builds a server over deps and registers every route and trigger. It
+// fails naming every dependency that is nil (a nil pointer in an interface
+// counts as nil).
 func New(d Deps) (*Server, error) {
-	if d.Auth == nil || d.Profiles == nil {
-		return nil, errors.New("server: Auth and Profiles are required")
-	}
-	if d.Now == nil {
-		d.Now = time.Now
-	}
-	if d.Log == nil {
-		d.Log = slog.Default()
+	if missing := d.missing(); len(missing) > 0 {
+		return nil, fmt.Errorf("server: dependencies missing: %s", strings.Join(missing, ", "))
 	}
 	s := &Server{Deps: d, log: obs.Logger(d.Log), mux: http.NewServeMux()}
 	// The host's readiness and health probe: any answer, at once.
@@ -95,6 +93,25 @@ func setSecurityHeaders(h http.Header) {
 	for _, kv := range securityHeaders {
 		h.Set(kv[0], kv[1])
 	}
+}
+
+// missing names the fields of d that are nil, in declaration order.
+func (d Deps) missing() []string {
+	var out []string
+	v := reflect.ValueOf(d)
+	for i := range v.NumField() {
+		f := v.Field(i)
+		for f.Kind() == reflect.Interface && !f.IsNil() {
+			f = f.Elem()
+		}
+		switch f.Kind() {
+		case reflect.Interface, reflect.Pointer, reflect.Map, reflect.Func, reflect.Slice, reflect.Chan:
+			if f.IsNil() {
+				out = append(out, v.Type().Field(i).Name)
+			}
+		}
+	}
+	return out
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {

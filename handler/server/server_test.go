@@ -10,13 +10,19 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/invoke"
 	"github.com/profileflow/profileflow/handler/memory"
+	"github.com/profileflow/profileflow/handler/mfa"
+	"github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/upload"
+	"github.com/profileflow/profileflow/handler/workflow"
 )
 
 // fakeAuth accepts "Bearer <subject>[,role]".
@@ -31,11 +37,28 @@ func (fakeAuth) Authenticate(_ context.Context, h string) (domain.Principal, err
 	return domain.Principal{Subject: parts[0], Roles: parts[1:]}, nil
 }
 
-func newTestServer(t testing.TB, logs io.Writer) (*Server, *memory.Profiles) {
+// testEnv is a server over in-memory fakes of every dependency, and the
+// fakes, for tests to drive and inspect.
+type testEnv struct {
+	s         *Server
+	deps      Deps
+	profiles  *memory.Profiles
+	signer    *mfa.Signer
+	mfa       *mfa.Service
+	verifier  *mfaVerifierStub
+	clock     *mfaClock
+	uploads   *upload.Service
+	uploadNow *time.Time
+	requests  *request.Service
+	reqStore  *memory.Requests
+	sink      *memSink
+}
+
+func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	t.Helper()
-	store := memory.NewProfiles()
+	e := &testEnv{profiles: memory.NewProfiles(), verifier: &mfaVerifierStub{}, clock: &mfaClock{t: time.Now()}, sink: &memSink{}, reqStore: memory.NewRequests()}
 	for _, id := range []string{"1000", "1001"} {
-		if _, err := store.CreateProfile(context.Background(), domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace",
+		if _, err := e.profiles.CreateProfile(context.Background(), domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace",
 			MaritalStatus: "Single", Phone: "+1555010" + id, Version: 1, UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
 			t.Fatal(err)
 		}
@@ -43,11 +66,76 @@ func newTestServer(t testing.TB, logs io.Writer) (*Server, *memory.Profiles) {
 	if logs == nil {
 		logs = io.Discard
 	}
-	s, err := New(Deps{Auth: fakeAuth{}, Profiles: store, Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	var err error
+	if e.signer, err = mfa.NewSigner(10*time.Minute, []byte(strings.Repeat("k", 32))); err != nil {
+		t.Fatal(err)
+	}
+	if e.mfa, err = mfa.NewService(mfa.Options{Store: memory.NewMFAStore(), Verifier: e.verifier, Signer: e.signer, Now: e.clock.now, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+		t.Fatal(err)
+	}
+	if e.uploads, err = upload.NewService(memory.NewUploadStore(), uploadBlobs{}, uploadBlobs{}, upload.Config{
+		Accounts: []string{"https://shard0.blob.core.windows.net", "https://shard1.blob.core.windows.net"}, Container: "landing",
+		BlockSize: 4 << 20, TTL: 30 * time.Minute,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	e.uploadNow = &now
+	e.uploads.Now = func() time.Time { return *e.uploadNow }
+	def, err := workflow.ParseFile("../../workflows/profile-update.bpmn")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s, store
+	e.requests = &request.Service{Requests: e.reqStore, Locks: e.reqStore, Profiles: e.profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}
+	changes, err := request.NewSubmitter(request.SubmitterDeps{Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Attachments: e.sink,
+		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.requests, LandingContainer: "landing", Now: time.Now, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Log: log}
+	if e.s, err = New(e.deps); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func newTestServer(t testing.TB, logs io.Writer) (*Server, *memory.Profiles) {
+	t.Helper()
+	e := newEnv(t, logs)
+	return e.s, e.profiles
+}
+
+// New refuses every nil dependency by name, so no route can answer 500 for
+// want of one; a nil pointer inside an interface counts as nil.
+func TestNewRequiresEveryDependency(t *testing.T) {
+	full := newEnv(t, nil).deps
+	v := reflect.ValueOf(full)
+	if v.NumField() < 7 {
+		t.Fatalf("Deps has %d fields", v.NumField())
+	}
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		t.Run(name, func(t *testing.T) {
+			d := full
+			reflect.ValueOf(&d).Elem().Field(i).SetZero()
+			s, err := New(d)
+			if err == nil || s != nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("New without %s = %v, %v", name, s, err)
+			}
+		})
+	}
+	t.Run("typed nil pointers", func(t *testing.T) {
+		d := full
+		d.MFA, d.Uploads, d.Requests = (*mfa.Service)(nil), (*upload.Service)(nil), (*request.Service)(nil)
+		_, err := New(d)
+		if err == nil || !strings.Contains(err.Error(), "MFA, Uploads, Requests") {
+			t.Fatalf("New with nil pointers: %v", err)
+		}
+	})
+	if _, err := New(full); err != nil {
+		t.Fatalf("New with every dependency: %v", err)
+	}
 }
 
 func do(s http.Handler, method, path, auth string, body io.Reader) *httptest.ResponseRecorder {

@@ -9,23 +9,12 @@ import (
 	"github.com/profileflow/profileflow/handler/upload"
 )
 
-// UploadService runs direct-to-blob uploads (implemented by
-// *upload.Service). Create/State serve the uploads routes; the PATCH
-// handler calls CommittedFiles for the uploadId a change refers to: the
-// upload must belong to the caller and profile (KindNotFound), be unexpired
-// (KindGone) and have every file committed (KindConflict) with the planned
-// blocks, declared size and content type (KindInvalid).
+// UploadService runs direct-to-blob uploads (*upload.Service) behind the
+// uploads routes. The PATCH use case resolves an uploadId through it too
+// (request.CommittedUploads).
 type UploadService interface {
 	Create(ctx context.Context, p domain.Principal, profileID string, files []upload.FileSpec) (upload.Plan, error)
 	State(ctx context.Context, p domain.Principal, profileID, uploadID string) (upload.State, error)
-	CommittedFiles(ctx context.Context, p domain.Principal, profileID, uploadID string) ([]upload.File, error)
-}
-
-func (s *Server) uploadService() (UploadService, error) {
-	if s.Uploads == nil {
-		return nil, domain.E(domain.KindInternal, "uploads are not configured")
-	}
-	return s.Uploads, nil
 }
 
 // createUpload: POST /api/v1/profile/{internalID}/uploads
@@ -34,10 +23,6 @@ func (s *Server) uploadService() (UploadService, error) {
 // "requiredHeaders",…}]}. Owner only. The answer holds SAS URLs: never
 // cached, never logged.
 func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
-	svc, err := s.uploadService()
-	if err != nil {
-		return err
-	}
 	prof, err := s.ownedProfile(r.Context(), p, r.PathValue("internalID"))
 	if err != nil {
 		return err
@@ -48,7 +33,7 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, p domain.P
 	if err := decodeJSON(r, &body); err != nil {
 		return err
 	}
-	plan, err := svc.Create(r.Context(), p, prof.ID, body.Files)
+	plan, err := s.Uploads.Create(r.Context(), p, prof.ID, body.Files)
 	if err != nil {
 		return err
 	}
@@ -62,15 +47,11 @@ func (s *Server) createUpload(w http.ResponseWriter, r *http.Request, p domain.P
 // {"uploadId","expiresAt","files":[{"name","committed","size",
 // "uncommittedBlocks",…}]}; 403/404 for other users, 410 once expired.
 func (s *Server) getUpload(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
-	svc, err := s.uploadService()
-	if err != nil {
-		return err
-	}
 	prof, err := s.ownedProfile(r.Context(), p, r.PathValue("internalID"))
 	if err != nil {
 		return err
 	}
-	st, err := svc.State(r.Context(), p, prof.ID, r.PathValue("uploadId"))
+	st, err := s.Uploads.State(r.Context(), p, prof.ID, r.PathValue("uploadId"))
 	if err != nil {
 		return err
 	}

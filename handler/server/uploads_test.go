@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
-	"github.com/profileflow/profileflow/handler/memory"
 	"github.com/profileflow/profileflow/handler/upload"
 )
 
@@ -33,18 +32,8 @@ func (uploadBlobs) BlockList(context.Context, upload.BlobRef) (upload.BlockList,
 func newUploadServer(t *testing.T) (*Server, *upload.Service, *time.Time, *testlog.Buffer) {
 	t.Helper()
 	logs := &testlog.Buffer{}
-	s, _ := newTestServer(t, logs)
-	svc, err := upload.NewService(memory.NewUploadStore(), uploadBlobs{}, uploadBlobs{}, upload.Config{
-		Accounts: []string{"https://shard0.blob.core.windows.net", "https://shard1.blob.core.windows.net"}, Container: "landing",
-		BlockSize: 4 << 20, TTL: 30 * time.Minute,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	svc.Now = func() time.Time { return now }
-	s.Uploads = svc
-	return s, svc, &now, logs
+	e := newEnv(t, logs)
+	return e.s, e.uploads, e.uploadNow, logs
 }
 
 func TestCreateUpload(t *testing.T) {

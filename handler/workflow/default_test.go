@@ -58,8 +58,41 @@ func TestDefaultDescriptionOnly(t *testing.T) {
 	if len(eff.TasksCreated) != 0 || len(eff.TimersScheduled) != 0 || len(in.Tokens) != 0 {
 		t.Fatalf("unexpected waits: %+v", eff)
 	}
-	if n := eff.Notifications; len(n) != 1 || n[0].Kind != "completed" || n[0].ID != "req-1/completed" {
-		t.Fatalf("notifications = %+v", n)
+	// The completion is announced by the definition's notify task, not by
+	// the engine.
+	if n := eff.Notifications; len(n) != 0 {
+		t.Fatalf("engine notifications on completion = %+v", n)
+	}
+}
+
+// A service task learns which execution it is (instance, element, event)
+// and its pf:* parameters.
+func TestServiceContextNamesTheExecution(t *testing.T) {
+	def := mustParse(t, defaultDefinition)
+	var seen []string
+	svc := ServiceHandlers{
+		"applyChange": func(sc *ServiceContext) error {
+			seen = append(seen, sc.InstanceID+"|"+sc.Element+"|"+sc.Event)
+			return nil
+		},
+		"notify": func(sc *ServiceContext) error {
+			seen = append(seen, sc.InstanceID+"|"+sc.Element+"|"+sc.Event+"|"+sc.Params["template"])
+			return nil
+		},
+	}
+	if _, _, err := Start(context.Background(), def, "req-1", changeVars("description"), t0, svc); err != nil {
+		t.Fatal(err)
+	}
+	vars := withAttachments(changeVars("firstName"))
+	in, _, err := Start(context.Background(), def, "req-2", vars, t0, svc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustDeliver(t, in, def, scanned(true), t0, svc)
+	mustDeliver(t, in, def, decision("d1", "Approve1", Approve, "alice", approver, ""), t0, svc)
+	want := "req-1|ApplyChange| req-1|Notify||completed req-2|ApplyChange|d1 req-2|Notify|d1|completed"
+	if got := strings.Join(seen, " "); got != want {
+		t.Fatalf("executions = %s\nwant %s", got, want)
 	}
 }
 

@@ -42,6 +42,15 @@
 // decision == "approve", default flow to a pf:outcome="failed" end event with
 // pf:reasonVariable="rejectReason").
 //
+// # Notifications
+//
+// Effects.Notifications carries what the engine itself decides: a work item
+// assigned (taskAssigned), a reminder or escalation timer fired, and an
+// instance that ended without completing (failed, terminated). A completion
+// is not announced by the engine: a definition that wants one says so with
+// a serviceTask (e.g. pf:type="notify") on its successful path, so the
+// diagram shows what runs.
+//
 // # Steps are transactional
 //
 // Start and Deliver work on a copy of the state; if a service handler fails

@@ -292,7 +292,7 @@ func (r *run) service(tok Token, e *Element) error {
 	if h == nil {
 		return domain.E(domain.KindInternal, "workflow: no handler for service type %q (task %s)", e.ServiceType, e.ID)
 	}
-	sc := &ServiceContext{Context: r.ctx, InstanceID: r.in.ID, Element: e.ID, Type: e.ServiceType, Params: maps.Clone(e.Params), Vars: cloneMap(r.in.Vars), Now: r.now}
+	sc := &ServiceContext{Context: r.ctx, InstanceID: r.in.ID, Element: e.ID, Type: e.ServiceType, Event: r.event, Params: maps.Clone(e.Params), Vars: cloneMap(r.in.Vars), Now: r.now}
 	if sc.Context == nil {
 		sc.Context = context.Background()
 	}
@@ -353,7 +353,13 @@ func (r *run) finish(st Status, end, reason, actor string) {
 	oc := *o
 	r.eff.Outcome = &oc
 	r.history(string(st), actor, end, "", reason)
-	r.notify(Notification{ID: r.in.ID + "/" + string(st), Kind: string(st), Reason: reason})
+	// A completion is announced by the definition itself (a notify service
+	// task before the end event), so that the diagram shows every notice of
+	// a successful path; an instance that ends otherwise (a failed end
+	// event, an incident, a cancel) is announced by the engine.
+	if st != StatusCompleted {
+		r.notify(Notification{ID: r.in.ID + "/" + string(st), Kind: string(st), Reason: reason})
+	}
 }
 
 // fail ends the instance Failed because the definition could not continue

@@ -175,7 +175,7 @@ type Event struct {
 // deterministic so a notification queue can drop duplicates.
 type Notification struct {
 	ID     string   `json:"id"`
-	Kind   string   `json:"kind"` // taskAssigned, reminder, escalated, completed, failed, terminated
+	Kind   string   `json:"kind"` // taskAssigned, reminder, escalated, failed, terminated
 	Task   string   `json:"task,omitempty"`
 	Groups []string `json:"groups,omitempty"`
 	Reason string   `json:"reason,omitempty"`
@@ -199,10 +199,14 @@ type ServiceContext struct {
 	InstanceID string
 	Element    string
 	Type       string
-	Params     map[string]string // pf:* attributes of the serviceTask except pf:type
-	Vars       map[string]any    // a copy of the process variables
-	Now        time.Time
-	out        map[string]any
+	// Event is the id of the event whose step runs the task ("" in Start);
+	// with InstanceID and Element it names one execution of the task, so a
+	// handler can derive deterministic ids for what it records.
+	Event  string
+	Params map[string]string // pf:* attributes of the serviceTask except pf:type
+	Vars   map[string]any    // a copy of the process variables
+	Now    time.Time
+	out    map[string]any
 }
 
 // Set records an output variable, merged into the process variables when the
