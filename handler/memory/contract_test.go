@@ -6,6 +6,7 @@ import (
 	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/docstore/docstoretest"
 	"github.com/profileflow/profileflow/handler/memory"
+	"github.com/profileflow/profileflow/handler/stores/storestest"
 )
 
 // The in-memory table passes the same contract as the Cosmos DB adapter
@@ -13,4 +14,11 @@ import (
 func TestDocsContract(t *testing.T) {
 	n := docstoretest.Run(t, func(*testing.T) docstore.Docs { return memory.NewDocs() })
 	t.Logf("%d document contract cases", n)
+}
+
+// The entity stores over the in-memory table pass the same contract as over
+// Cosmos DB.
+func TestStoresContract(t *testing.T) {
+	n := storestest.Run(t, func(*testing.T) docstore.Docs { return memory.NewDocs() })
+	t.Logf("%d entity store contract cases", n)
 }
