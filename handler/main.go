@@ -24,6 +24,7 @@ import (
 	"github.com/profileflow/profileflow/handler/obs"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/server"
+	"github.com/profileflow/profileflow/handler/stores"
 	"github.com/profileflow/profileflow/handler/workflow"
 )
 
@@ -95,7 +96,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 		return server.Deps{}, fmt.Errorf("cosmos: %w", err)
 	}
 	db := cfg.String("COSMOS_DATABASE")
-	profiles := cosmosdb.NewProfileStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_PROFILES")))
+	profiles := stores.NewProfiles(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_PROFILES")))
 
 	// MFA: Twilio Verify + mfa container + token key; see mfa_wire.go.
 	mfaSvc, _, err := wireMFA(cfg, cosmos, log)
@@ -109,12 +110,12 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("setting WORKFLOW_DEFINITION: %w", err)
 	}
-	reqStore := cosmosdb.NewRequestStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_REQUESTS")))
+	reqStore := stores.NewRequests(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_REQUESTS")))
 	requests := &request.Service{Requests: reqStore, Locks: reqStore, Profiles: profiles, Definition: def, Log: log}
 	if err := def.CheckHandlers(requests.Handlers()); err != nil {
 		return server.Deps{}, err
 	}
-	idem := &idempotency.Keys{Store: cosmosdb.NewIdempotencyStore(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))}
+	idem := &idempotency.Keys{Store: stores.NewIdempotency(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))}
 
 	// Uploads: SAS uploads to the blob shards; see uploads_wire.go.
 	uploads, blobs, err := wireUploads(cfg, cosmos, log)

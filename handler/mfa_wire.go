@@ -9,6 +9,7 @@ import (
 	"github.com/profileflow/profileflow/handler/cosmosdb"
 	"github.com/profileflow/profileflow/handler/mfa"
 	"github.com/profileflow/profileflow/handler/sms"
+	"github.com/profileflow/profileflow/handler/stores"
 )
 
 // sampleMFAKey is MFA_TOKEN_KEY in local.settings.sample.json.
@@ -52,7 +53,7 @@ func wireMFA(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (*mf
 	if err != nil {
 		return nil, nil, fmt.Errorf("settings MFA_TOKEN_TTL/MFA_TOKEN_KEY: %w", err)
 	}
-	store := cosmosdb.NewMFAStore(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_MFA")))
+	store := stores.NewMFA(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_MFA")))
 	svc, err := mfa.NewService(mfa.Options{Store: store, Verifier: twilio, Signer: signer, Logger: log})
 	if err != nil {
 		return nil, nil, errors.New("mfa: " + err.Error())

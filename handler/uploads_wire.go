@@ -6,6 +6,7 @@ import (
 	"github.com/profileflow/profileflow/handler/blobstore"
 	"github.com/profileflow/profileflow/handler/config"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
+	"github.com/profileflow/profileflow/handler/stores"
 	"github.com/profileflow/profileflow/handler/upload"
 )
 
@@ -29,7 +30,7 @@ func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) 
 	if err != nil {
 		return nil, nil, err
 	}
-	sessions := cosmosdb.NewUploadStore(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_UPLOADS")))
+	sessions := stores.NewUploads(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_UPLOADS")))
 	svc, err := upload.NewService(sessions, blobs, blobs, upload.Config{
 		Accounts:  accounts,
 		Container: cfg.String("UPLOAD_CONTAINER_LANDING"),

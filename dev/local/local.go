@@ -26,6 +26,7 @@ import (
 	"github.com/profileflow/profileflow/dev/stack"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
 	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/stores"
 )
 
 // Options choose ports (0 = free port) and where logs go.
@@ -212,7 +213,7 @@ func (s *System) prepareCosmos(ctx context.Context, env map[string]string, seed 
 	if err := c.EnsureSchema(ctx, env["COSMOS_DATABASE"], specs); err != nil {
 		return fmt.Errorf("cosmos schema: %w", err)
 	}
-	store := cosmosdb.NewProfileStore(c.Container(env["COSMOS_DATABASE"], env["COSMOS_CONTAINER_PROFILES"]))
+	store := stores.NewProfiles(c.Container(env["COSMOS_DATABASE"], env["COSMOS_CONTAINER_PROFILES"]))
 	s.Profiles = store
 	if !seed {
 		return nil

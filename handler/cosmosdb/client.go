@@ -1,16 +1,15 @@
-// Package cosmosdb is the Cosmos DB (NoSQL API) adapter: it wraps azcosmos
-// behind a small, ETag-aware document API and the domain ports built on it
-// (profiles here; MFA, uploads, requests and idempotency in sibling files).
-// Every container is partitioned on /id. SDK types and errors never leave
-// this package: every error it returns is a *domain.Error (see translate).
+// Package cosmosdb is the Cosmos DB (NoSQL API) adapter: Container
+// implements the document port docstore.Docs over azcosmos, and the entity
+// stores (handler/stores) are written once over that port. Every container
+// is partitioned on /id. SDK types and errors never leave this package:
+// every error it returns is a *domain.Error (see translate).
 package cosmosdb
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/data/azcosmos"
 
+	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
 )
 
@@ -112,14 +112,18 @@ func isStatus(err error, code int) bool {
 	return errors.As(err, &re) && re.StatusCode == code
 }
 
-// Container is one container (pk /id) with an ETag-aware JSON document API.
-// Documents are any JSON-marshalable values whose JSON has an "id" field
-// equal to the id passed alongside. Every error is a *domain.Error.
+// Container is one container (pk /id) as a docstore.Docs: the port's
+// semantics and error kinds are documented there. Documents read back carry
+// Cosmos DB's system properties (_rid, _self, _etag, _attachments, _ts) in
+// their raw JSON; the "ttl" field of a document takes effect when the
+// container has a default TTL (e.g. -1).
 type Container struct {
 	name string
 	cc   *azcosmos.ContainerClient
 	err  error // set when the names were invalid
 }
+
+var _ docstore.Docs = (*Container)(nil)
 
 // Container returns the container name in database.
 func (c *Client) Container(database, name string) *Container {
@@ -133,41 +137,11 @@ func (c *Client) Container(database, name string) *Container {
 // Name returns the container's name.
 func (c *Container) Name() string { return c.name }
 
-// checkID rejects ids Cosmos DB cannot store or address.
-func checkID(id string) error {
-	if id == "" || len(id) > 255 || strings.ContainsAny(id, "/\\?#") || strings.TrimSpace(id) != id {
-		return domain.E(domain.KindInvalid, "invalid id")
-	}
-	return nil
-}
-
 func (c *Container) ready(id string) error {
 	if c.err != nil {
 		return c.err
 	}
-	return checkID(id)
-}
-
-// encode marshals v and checks that its "id" equals id.
-func encode(id string, v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, domain.Wrap(domain.KindInternal, err, "document cannot be encoded")
-	}
-	var head struct {
-		ID *string `json:"id"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil || head.ID == nil || *head.ID != id {
-		return nil, domain.E(domain.KindInternal, "document id does not match")
-	}
-	return b, nil
-}
-
-func decode(raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return domain.Wrap(domain.KindInternal, err, "stored document is malformed")
-	}
-	return nil
+	return docstore.CheckID(id)
 }
 
 func ifMatch(etag string) *azcosmos.ItemOptions {
@@ -188,7 +162,7 @@ func (c *Container) Read(ctx context.Context, id string, v any) (etag string, er
 	if err != nil {
 		return "", translate(err)
 	}
-	if err := decode(resp.Value, v); err != nil {
+	if err := docstore.Decode(resp.Value, v); err != nil {
 		return "", err
 	}
 	return string(resp.ETag), nil
@@ -197,10 +171,10 @@ func (c *Container) Read(ctx context.Context, id string, v any) (etag string, er
 // Create stores v as a new document and returns its ETag. An existing id is
 // KindConflict.
 func (c *Container) Create(ctx context.Context, id string, v any) (etag string, err error) {
-	if err := c.ready(id); err != nil {
-		return "", err
+	if c.err != nil {
+		return "", c.err
 	}
-	b, err := encode(id, v)
+	b, err := docstore.Encode(id, v)
 	if err != nil {
 		return "", err
 	}
@@ -215,10 +189,10 @@ func (c *Container) Create(ctx context.Context, id string, v any) (etag string, 
 // (KindStale otherwise; an empty ifMatch replaces unconditionally) and
 // returns the new ETag. A missing document is KindNotFound.
 func (c *Container) Replace(ctx context.Context, id string, v any, ifMatchETag string) (etag string, err error) {
-	if err := c.ready(id); err != nil {
-		return "", err
+	if c.err != nil {
+		return "", c.err
 	}
-	b, err := encode(id, v)
+	b, err := docstore.Encode(id, v)
 	if err != nil {
 		return "", err
 	}
@@ -232,10 +206,10 @@ func (c *Container) Replace(ctx context.Context, id string, v any, ifMatchETag s
 // Upsert creates or overwrites the document id unconditionally and returns
 // its ETag.
 func (c *Container) Upsert(ctx context.Context, id string, v any) (string, error) {
-	if err := c.ready(id); err != nil {
-		return "", err
+	if c.err != nil {
+		return "", c.err
 	}
-	b, err := encode(id, v)
+	b, err := docstore.Encode(id, v)
 	if err != nil {
 		return "", err
 	}
@@ -258,42 +232,85 @@ func (c *Container) Delete(ctx context.Context, id, ifMatchETag string) error {
 	return nil
 }
 
-// Query runs a parameterized SQL query across all partitions and calls each
-// with every result's raw JSON, page by page. Parameter names may be given
-// with or without the leading "@". An error from each stops the query and is
-// returned as is. Note the gateway (and the local stand-in) serve only
-// simple cross-partition queries: filters, projections, TOP, ORDER BY on one
-// field; no GROUP BY, DISTINCT or OFFSET/LIMIT.
-func (c *Container) Query(ctx context.Context, query string, params map[string]any, each func(raw []byte) error) error {
+// Query runs q across all partitions (see docstore.Query for why it is
+// only a filter) and calls each with every result's raw JSON, page by page,
+// stopping once q.Limit results were seen.
+func (c *Container) Query(ctx context.Context, q docstore.Query, each func(raw []byte) error) error {
 	if c.err != nil {
 		return c.err
 	}
-	opts := &azcosmos.QueryOptions{}
-	if len(params) > 0 {
-		names := make([]string, 0, len(params))
-		for k := range params {
-			names = append(names, k)
-		}
-		sort.Strings(names)
-		for _, k := range names {
-			name := k
-			if !strings.HasPrefix(name, "@") {
-				name = "@" + name
-			}
-			opts.QueryParameters = append(opts.QueryParameters, azcosmos.QueryParameter{Name: name, Value: params[k]})
-		}
+	sql, params, err := renderQuery(q)
+	if err != nil {
+		return err
 	}
-	pager := c.cc.NewQueryItemsPager(query, azcosmos.NewPartitionKey(), opts)
+	opts := &azcosmos.QueryOptions{QueryParameters: params}
+	if q.Limit > 0 {
+		opts.PageSizeHint = int32(min(q.Limit, maxPageSize))
+	}
+	pager := c.cc.NewQueryItemsPager(sql, azcosmos.NewPartitionKey(), opts)
+	n := 0
 	for pager.More() {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			return translate(err)
 		}
 		for _, raw := range page.Items {
+			if q.Limit > 0 && n >= q.Limit {
+				return nil
+			}
+			n++
 			if err := each(raw); err != nil {
 				return err
 			}
 		}
+		if q.Limit > 0 && n >= q.Limit {
+			return nil
+		}
 	}
 	return nil
+}
+
+// maxPageSize caps the page size asked of the gateway for a limited query.
+const maxPageSize = 1000
+
+// renderQuery turns q into parameterised Cosmos SQL: a projection and a
+// WHERE filter only, never TOP, ORDER BY or OFFSET, which the gateway cannot
+// serve across partitions. Property names are bracket-quoted so that names
+// that are SQL keywords (value, select, …) still work.
+func renderQuery(q docstore.Query) (string, []azcosmos.QueryParameter, error) {
+	vals, err := q.Check()
+	if err != nil {
+		return "", nil, err
+	}
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	if len(q.Select) == 0 {
+		b.WriteString("*")
+	} else {
+		b.WriteString("VALUE {")
+		for i, f := range q.Select {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%q: c[%q]", f, f)
+		}
+		b.WriteString("}")
+	}
+	b.WriteString(" FROM c")
+	params := make([]azcosmos.QueryParameter, len(q.Where))
+	for i, cond := range q.Where {
+		if i == 0 {
+			b.WriteString(" WHERE ")
+		} else {
+			b.WriteString(" AND ")
+		}
+		b.WriteString("c")
+		for name := range strings.SplitSeq(cond.Field, ".") {
+			fmt.Fprintf(&b, "[%q]", name)
+		}
+		name := "@p" + strconv.Itoa(i)
+		fmt.Fprintf(&b, " %s %s", cond.Op, name)
+		params[i] = azcosmos.QueryParameter{Name: name, Value: vals[i]}
+	}
+	return b.String(), params, nil
 }

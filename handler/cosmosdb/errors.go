@@ -87,19 +87,3 @@ func retryAfter(resp *http.Response) time.Duration {
 	}
 	return 0
 }
-
-// relabel gives a domain error from translate an entity-specific message
-// (e.g. "profile not found"), keeping kind, cause and RetryAfter.
-func relabel(err error, msgs map[domain.Kind]string) error {
-	var de *domain.Error
-	if !errors.As(err, &de) {
-		return err
-	}
-	msg, ok := msgs[de.Kind]
-	if !ok {
-		return err
-	}
-	cp := *de
-	cp.Msg = msg
-	return &cp
-}

@@ -105,35 +105,3 @@ func TestTranslate(t *testing.T) {
 		t.Errorf("domain error not passed through unchanged: %v", got)
 	}
 }
-
-func TestRelabel(t *testing.T) {
-	base := translate(respErr(429, map[string]string{"x-ms-retry-after-ms": "100"}))
-	got := relabel(base, profileMsgs)
-	var de *domain.Error
-	if !errors.As(got, &de) || de.Kind != domain.KindTransient || de.Msg != profileMsgs[domain.KindTransient] || de.RetryAfter != 100*time.Millisecond {
-		t.Fatalf("relabel = %#v", got)
-	}
-	if !errors.Is(got, base.(*domain.Error).Err) {
-		t.Error("cause lost")
-	}
-	inv := translate(respErr(400, nil))
-	if relabel(inv, profileMsgs) != inv {
-		t.Error("kind without a label must pass unchanged")
-	}
-}
-
-func TestCheckID(t *testing.T) {
-	for _, tt := range []struct {
-		id string
-		ok bool
-	}{
-		{"1000", true}, {"a-b_c.d", true}, {"", false}, {"a/b", false}, {`a\b`, false},
-		{"a?b", false}, {"a#b", false}, {" a", false}, {strings.Repeat("x", 255), true}, {strings.Repeat("x", 256), false},
-	} {
-		if err := checkID(tt.id); (err == nil) != tt.ok {
-			t.Errorf("checkID(%q) = %v, want ok=%v", tt.id, err, tt.ok)
-		} else if err != nil && !domain.Is(err, domain.KindInvalid) {
-			t.Errorf("checkID(%q) kind = %v", tt.id, domain.KindOf(err))
-		}
-	}
-}

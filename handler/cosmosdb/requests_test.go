@@ -9,6 +9,7 @@ import (
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/stores"
 	"github.com/profileflow/profileflow/handler/workflow"
 )
 
@@ -16,8 +17,8 @@ import (
 // and the ETag-checked profile update, end to end.
 func TestRequestServiceOnCosmos(t *testing.T) {
 	ctx := testCtx(t)
-	profiles := NewProfileStore(testContainer(t, nil))
-	store := NewRequestStore(testContainer(t, nil))
+	profiles := stores.NewProfiles(testContainer(t, nil))
+	store := stores.NewRequests(testContainer(t, nil))
 	def, err := workflow.ParseFile("../../workflows/profile-update.bpmn")
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func TestRequestServiceOnCosmos(t *testing.T) {
 func TestIdempotencyOnCosmos(t *testing.T) {
 	ctx := context.Background()
 	ttl := int32(-1)
-	k := &idempotency.Keys{Store: NewIdempotencyStore(testContainer(t, &ttl))}
+	k := &idempotency.Keys{Store: stores.NewIdempotency(testContainer(t, &ttl))}
 	lease, replay, err := k.Begin(ctx, "alice", "key", "h1")
 	if err != nil || replay {
 		t.Fatal(err)
@@ -101,35 +102,5 @@ func TestIdempotencyOnCosmos(t *testing.T) {
 	}
 	if _, replay, err := k.Begin(ctx, "alice", "key2", "h1"); err != nil || replay {
 		t.Fatalf("after abandon: %v", err)
-	}
-}
-
-func TestNeedingAttentionQueryOnCosmos(t *testing.T) {
-	ctx := testCtx(t)
-	store := NewRequestStore(testContainer(t, nil))
-	old := time.Now().Add(-time.Hour).UTC()
-	for _, r := range []request.Record{
-		{ID: "r-stuck", Type: "request", Attention: true, LastUpdatedTime: old},
-		{ID: "r-fresh", Type: "request", Attention: true, LastUpdatedTime: time.Now().UTC()},
-		{ID: "r-done", Type: "request", Attention: false, LastUpdatedTime: old},
-		{ID: "r-stuck2", Type: "request", Attention: true, LastUpdatedTime: old.Add(time.Second)},
-	} {
-		if _, err := store.CreateRequest(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := store.CreateLocks(ctx, request.Locks{ID: request.LocksID("p1"), Type: "locks", ProfileID: "p1"}); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := store.NeedingAttention(ctx, time.Now().Add(-time.Minute), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != 2 || !(ids[0] == "r-stuck" || ids[1] == "r-stuck") {
-		t.Fatalf("ids = %v, want r-stuck and r-stuck2", ids)
-	}
-	ids, err = store.NeedingAttention(ctx, time.Now().Add(-time.Minute), 1)
-	if err != nil || len(ids) != 1 {
-		t.Fatalf("limit 1: %v %v", ids, err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"time"
 
+	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
 )
 
@@ -87,50 +88,64 @@ func ValidateKey(key string) error {
 // Begin claims a key. It returns (replay, nil) when a finished response is
 // stored for the same body, or (lease, nil) — lease.State "processing" —
 // when this caller now owns the key and must call Finish or Abandon.
+// Errors: KindUnprocessable for another body under the key, KindConflict
+// (RetryAfter 2 s) while the key's first request runs, KindTransient
+// "Idempotency-Key is busy; retry shortly" when every attempt of
+// docstore.Retry lost a race, and the store's errors.
 func (k *Keys) Begin(ctx context.Context, subject, key, bodyHash string) (rec Record, replay bool, err error) {
 	id := ID(subject, key)
 	now := k.now()
-	for attempt := 0; attempt < 5; attempt++ {
+	err = docstore.Retry(ctx, "Idempotency-Key", func(ctx context.Context) error {
 		lease := Record{ID: id, BodyHash: bodyHash, State: "processing", CreatedAt: now, UpdatedAt: now, TTL: int(TTL.Seconds())}
 		created, err := k.Store.CreateIdem(ctx, lease)
 		if err == nil {
-			return created, false, nil
+			rec = created
+			return nil
 		}
 		if !domain.Is(err, domain.KindConflict) {
-			return Record{}, false, err
+			return err
 		}
 		cur, err := k.Store.GetIdem(ctx, id)
 		if domain.Is(err, domain.KindNotFound) {
-			continue // expired or abandoned in between
+			return lostRace(err) // expired or abandoned in between
 		}
 		if err != nil {
-			return Record{}, false, err
+			return err
 		}
-		expired := now.Sub(cur.CreatedAt) > TTL
 		switch {
-		case expired:
+		case now.Sub(cur.CreatedAt) > TTL:
 			if err := k.Store.DeleteIdem(ctx, id, cur.ETag); err != nil && !domain.Is(err, domain.KindNotFound) && !domain.Is(err, domain.KindStale) {
-				return Record{}, false, err
+				return err
 			}
-			continue
+			return lostRace(nil) // create again
 		case cur.BodyHash != bodyHash:
-			return Record{}, false, domain.E(domain.KindUnprocessable, "Idempotency-Key was already used with a different request body")
+			return domain.E(domain.KindUnprocessable, "Idempotency-Key was already used with a different request body")
 		case cur.State == "done":
-			return cur, true, nil
+			rec, replay = cur, true
+			return nil
 		case now.Sub(cur.UpdatedAt) > LeaseTimeout:
 			cur.UpdatedAt = now
 			taken, err := k.Store.ReplaceIdem(ctx, cur)
-			if domain.Is(err, domain.KindStale) {
-				continue
+			if err != nil {
+				return err // KindStale: another caller took it over; start again
 			}
-			return taken, false, err
+			rec = taken
+			return nil
 		default:
 			e := domain.E(domain.KindConflict, "a request with this Idempotency-Key is still being processed")
 			e.RetryAfter = 2 * time.Second
-			return Record{}, false, e
+			return e
 		}
+	})
+	if err != nil {
+		return Record{}, false, err
 	}
-	return Record{}, false, domain.E(domain.KindTransient, "Idempotency-Key is contended; retry")
+	return rec, replay, nil
+}
+
+// lostRace asks docstore.Retry for another attempt from a fresh read.
+func lostRace(cause error) error {
+	return domain.Wrap(domain.KindStale, cause, "Idempotency-Key changed meanwhile")
 }
 
 // Finish stores the response for replays.

@@ -2,9 +2,11 @@ package idempotency_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
+	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
 	. "github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/memory"
@@ -67,5 +69,66 @@ func TestValidateKey(t *testing.T) {
 		if (ValidateKey(key) == nil) != ok {
 			t.Errorf("%q: want ok=%v", key, ok)
 		}
+	}
+}
+
+// vanishingStore: every create finds the key taken and every read finds it
+// gone, as when other callers keep creating and abandoning it.
+type vanishingStore struct {
+	Store
+	creates int
+}
+
+func (s *vanishingStore) CreateIdem(context.Context, Record) (Record, error) {
+	s.creates++
+	return Record{}, domain.E(domain.KindConflict, "idempotency record already exists")
+}
+
+func (s *vanishingStore) GetIdem(context.Context, string) (Record, error) {
+	return Record{}, domain.E(domain.KindNotFound, "idempotency record not found")
+}
+
+// racingTakeover loses the first takeover of a stale lease to another
+// caller, who finishes the request meanwhile.
+type racingTakeover struct {
+	Store
+	raced bool
+}
+
+func (s *racingTakeover) ReplaceIdem(ctx context.Context, r Record) (Record, error) {
+	if !s.raced && r.State == "processing" {
+		s.raced = true
+		other := r
+		other.State, other.Status, other.Body = "done", 201, []byte("other")
+		if _, err := s.Store.ReplaceIdem(ctx, other); err != nil {
+			return Record{}, err
+		}
+		return Record{}, domain.E(domain.KindStale, "idempotency record was changed by another request")
+	}
+	return s.Store.ReplaceIdem(ctx, r)
+}
+
+func TestBeginRetriesByTheOneRule(t *testing.T) {
+	ctx := context.Background()
+	v := &vanishingStore{Store: memory.NewIdempotency()}
+	_, _, err := (&Keys{Store: v}).Begin(ctx, "alice", "k", "h")
+	var de *domain.Error
+	if !errors.As(err, &de) || de.Kind != domain.KindTransient || de.Msg != "Idempotency-Key is busy; retry shortly" || de.RetryAfter != docstore.BusyRetryAfter {
+		t.Fatalf("err = %#v, want KindTransient busy with Retry-After", err)
+	}
+	if v.creates != docstore.MaxAttempts {
+		t.Errorf("%d creates, want %d", v.creates, docstore.MaxAttempts)
+	}
+
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	r := &racingTakeover{Store: memory.NewIdempotency()}
+	k := &Keys{Store: r, Now: func() time.Time { return now }}
+	if _, _, err := k.Begin(ctx, "alice", "k", "h"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(LeaseTimeout + time.Second)
+	got, replay, err := k.Begin(ctx, "alice", "k", "h")
+	if err != nil || !replay || got.Status != 201 || string(got.Body) != "other" {
+		t.Fatalf("after a lost takeover: %+v %v %v; want the other caller's response replayed", got, replay, err)
 	}
 }

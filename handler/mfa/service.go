@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
 )
 
@@ -80,33 +81,32 @@ func MaskPhone(phone string) string {
 	return prefix + strings.Repeat("*", len(digits)-4) + digits[len(digits)-4:]
 }
 
-// maxRetries bounds ETag-checked read-modify-write loops.
-const maxRetries = 8
-
 // updateLimits runs fn over the profile's fresh counters and saves them with
-// an ETag check, retrying on KindStale. fn returning an error aborts without
-// saving.
+// an ETag check, retrying lost races with docstore.Retry (which gives up
+// with KindTransient "the MFA counter record is busy; retry shortly"). fn
+// returning an error aborts without saving; the counters fn saw are
+// returned with it.
 func (s *Service) updateLimits(ctx context.Context, profileID string, fn func(l *Limits, now time.Time) error) (Limits, error) {
-	for range maxRetries {
+	var out Limits
+	err := docstore.Retry(ctx, "the MFA counter record", func(ctx context.Context) error {
 		l, err := s.store.GetLimits(ctx, profileID)
 		if domain.Is(err, domain.KindNotFound) {
 			l, err = Limits{ProfileID: profileID}, nil
 		}
 		if err != nil {
-			return Limits{}, err
+			out = Limits{}
+			return err
 		}
 		now := s.now().UTC()
 		s.policy.prune(&l, now)
 		if err := fn(&l, now); err != nil {
-			return l, err
+			out = l
+			return err
 		}
-		saved, err := s.store.SaveLimits(ctx, l)
-		if domain.Is(err, domain.KindStale) {
-			continue
-		}
-		return saved, err
-	}
-	return Limits{}, domain.E(domain.KindTransient, "MFA counters are busy; retry shortly")
+		out, err = s.store.SaveLimits(ctx, l)
+		return err
+	})
+	return out, err
 }
 
 // Challenge sends an SMS PIN to the profile's phone. The caller must already
@@ -215,16 +215,15 @@ func (s *Service) releaseSlot(ctx context.Context, profileID string, at time.Tim
 // releaseAttempt gives back a check reserved on a challenge that never
 // reached the provider (best effort).
 func (s *Service) releaseAttempt(ctx context.Context, id string) {
-	for range maxRetries {
+	_ = docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
 		c, err := s.store.GetChallenge(ctx, id)
 		if err != nil || c.Attempts == 0 {
-			return
+			return nil
 		}
 		c.Attempts--
-		if _, err = s.store.ReplaceChallenge(ctx, c); !domain.Is(err, domain.KindStale) {
-			return
-		}
-	}
+		_, err = s.store.ReplaceChallenge(ctx, c)
+		return err
+	})
 }
 
 var (
@@ -250,53 +249,47 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 
 	// Reserve one check of the challenge (ETag-checked) before asking the provider.
 	var c Challenge
-	for i := 0; ; i++ {
-		if i == maxRetries {
-			return TokenResult{}, domain.E(domain.KindTransient, "the challenge is busy; retry shortly")
-		}
+	err := docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
 		var err error
 		c, err = s.store.GetChallenge(ctx, challengeID)
 		if domain.Is(err, domain.KindNotFound) {
-			return TokenResult{}, challengeNotFound()
+			return challengeNotFound()
 		}
 		if err != nil {
-			return TokenResult{}, err
+			return err
 		}
 		if c.Subject != p.Subject || p.Subject == "" {
 			// Do not reveal that another user's challenge exists.
-			return TokenResult{}, challengeNotFound()
+			return challengeNotFound()
 		}
 		now := s.now().UTC()
 		switch {
 		case c.Status == StatusApproved || c.Status == StatusUsed:
-			return TokenResult{}, domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
+			return domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
 		case c.Status == StatusExpired || !now.Before(c.ExpiresAt):
-			return TokenResult{}, domain.E(domain.KindGone, "the code has expired; request a new code")
+			return domain.E(domain.KindGone, "the code has expired; request a new code")
 		}
 		lim, err := s.store.GetLimits(ctx, c.ProfileID)
 		if err != nil && !domain.Is(err, domain.KindNotFound) {
-			return TokenResult{}, err
+			return err
 		}
 		s.policy.prune(&lim, now)
 		if d := s.policy.lockedFor(lim, now); d > 0 {
-			return TokenResult{}, lockedError(d)
+			return lockedError(d)
 		}
 		if c.Attempts >= s.policy.MaxChecksPerChallenge {
 			// Retry-After: when a new challenge may be requested.
 			d := max(s.policy.sendBlockedFor(lim, now), time.Second)
-			return TokenResult{}, &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
+			return &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
 				Msg:     "too many wrong codes for this challenge; request a new code",
 				Details: map[string]any{"attemptsLeft": 0}}
 		}
 		c.Attempts++
 		c, err = s.store.ReplaceChallenge(ctx, c)
-		if domain.Is(err, domain.KindStale) {
-			continue
-		}
-		if err != nil {
-			return TokenResult{}, err
-		}
-		break
+		return err
+	})
+	if err != nil {
+		return TokenResult{}, err
 	}
 
 	// Reserve a failed-check slot of the profile too (ETag-checked), so that
@@ -332,24 +325,24 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 	s.releaseFailure(ctx, c.ProfileID, slot)
 
 	// Approved: mark the challenge (exactly one verify wins), then sign.
-	for i := 0; ; i++ {
-		if i == maxRetries {
-			return TokenResult{}, domain.E(domain.KindTransient, "the challenge is busy; retry shortly")
+	fresh := false
+	err = docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
+		if fresh {
+			var err error
+			if c, err = s.store.GetChallenge(ctx, c.ID); err != nil {
+				return err
+			}
 		}
+		fresh = true
 		if c.Status != StatusPending {
-			return TokenResult{}, domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
+			return domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
 		}
 		c.Status = StatusApproved
 		_, err := s.store.ReplaceChallenge(ctx, c)
-		if err == nil {
-			break
-		}
-		if !domain.Is(err, domain.KindStale) {
-			return TokenResult{}, err
-		}
-		if c, err = s.store.GetChallenge(ctx, c.ID); err != nil {
-			return TokenResult{}, err
-		}
+		return err
+	})
+	if err != nil {
+		return TokenResult{}, err
 	}
 	tok, claims, err := s.signer.Issue(c.Subject, c.ProfileID, c.ID, s.now().UTC())
 	if err != nil {
@@ -384,16 +377,15 @@ func (s *Service) wrongCode(ctx context.Context, c Challenge, reserved Limits) e
 
 // setStatus moves a challenge from one status to another, best effort.
 func (s *Service) setStatus(ctx context.Context, id, from, to string) {
-	for range maxRetries {
+	_ = docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
 		c, err := s.store.GetChallenge(ctx, id)
 		if err != nil || c.Status != from {
-			return
+			return nil
 		}
 		c.Status = to
-		if _, err = s.store.ReplaceChallenge(ctx, c); !domain.Is(err, domain.KindStale) {
-			return
-		}
-	}
+		_, err = s.store.ReplaceChallenge(ctx, c)
+		return err
+	})
 }
 
 // Check validates an MFA token for a change of profileID by p, without any

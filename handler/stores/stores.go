@@ -1,0 +1,11 @@
+// Package stores holds every entity store, each written once over the
+// document port docstore.Docs: profiles (domain.ProfileStore), request
+// records and field locks (request.Store, request.LockStore), MFA
+// challenges, counters and token uses (mfa.Store), upload sessions
+// (upload.SessionStore) and idempotency records (idempotency.Store).
+//
+// In production each store gets a Cosmos DB container
+// (cosmosdb.Client.Container); in tests an in-memory table (memory.NewDocs).
+// Stores keep the kinds of the port's errors and give them caller-safe,
+// entity-specific messages (e.g. "profile not found").
+package stores

@@ -1,0 +1,66 @@
+package stores
+
+import (
+	"context"
+	"time"
+
+	"github.com/profileflow/profileflow/handler/docstore"
+	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/upload"
+)
+
+// Uploads is the upload.SessionStore on an uploads container. The document
+// is the upload.Session JSON plus a "ttl" (seconds; honoured when the
+// container has a default TTL) that removes it UploadRetention after the
+// upload window closed, when Azure has also discarded any uncommitted blocks.
+type Uploads struct{ docs docstore.Docs }
+
+var _ upload.SessionStore = (*Uploads)(nil)
+
+// NewUploads returns the upload session store on docs.
+func NewUploads(docs docstore.Docs) *Uploads { return &Uploads{docs: docs} }
+
+// UploadRetention is how long a session document outlives its expiry
+// (Azure discards uncommitted blocks after 7 days).
+const UploadRetention = 7 * 24 * time.Hour
+
+type uploadDoc struct {
+	upload.Session
+	TTL int64 `json:"ttl,omitempty"`
+}
+
+var uploadMsgs = map[domain.Kind]string{
+	domain.KindNotFound:  "upload not found",
+	domain.KindConflict:  "upload already exists",
+	domain.KindStale:     "upload was changed by another request",
+	domain.KindTransient: "uploads are unavailable; retry later",
+}
+
+// CreateSession stores a new session; KindConflict if its id exists.
+func (s *Uploads) CreateSession(ctx context.Context, sess upload.Session) (upload.Session, error) {
+	doc := uploadDoc{Session: sess}
+	if !sess.ExpiresAt.IsZero() {
+		doc.TTL = max(int64(time.Until(sess.ExpiresAt.Add(UploadRetention))/time.Second), 1)
+	}
+	etag, err := s.docs.Create(ctx, sess.ID, doc)
+	if err != nil {
+		return upload.Session{}, docstore.Relabel(err, uploadMsgs)
+	}
+	sess.ETag = etag
+	return sess, nil
+}
+
+// GetSession returns the session id; KindNotFound "upload not found" if
+// there is none.
+func (s *Uploads) GetSession(ctx context.Context, id string) (upload.Session, error) {
+	if docstore.CheckID(id) != nil {
+		return upload.Session{}, domain.E(domain.KindNotFound, "upload not found")
+	}
+	var doc uploadDoc
+	etag, err := s.docs.Read(ctx, id, &doc)
+	if err != nil {
+		return upload.Session{}, docstore.Relabel(err, uploadMsgs)
+	}
+	doc.Session.ETag = etag
+	return doc.Session, nil
+}
