@@ -92,6 +92,10 @@ func TestEncode(t *testing.T) {
 	if b, err := Encode("a", doc{ID: "a", S: "x"}); err != nil || string(b) != `{"id":"a","s":"x"}` {
 		t.Fatalf("Encode = %s, %v", b, err)
 	}
+	// The id need not be the first member.
+	if b, err := Encode("a", map[string]string{"a": "1", "id": "a"}); err != nil || string(b) != `{"a":"1","id":"a"}` {
+		t.Fatalf("Encode (id not first) = %s, %v", b, err)
+	}
 	for name, tc := range map[string]struct {
 		id   string
 		v    any
@@ -104,6 +108,8 @@ func TestEncode(t *testing.T) {
 		"invalid id":  {"a/b", doc{ID: "a/b"}, domain.KindInvalid},
 		"too large":   {"a", doc{ID: "a", S: strings.Repeat("x", MaxDocBytes)}, domain.KindInvalid},
 		"numeric id":  {"1", map[string]int{"id": 1}, domain.KindInternal},
+		"id longer":   {"a", doc{ID: "ab"}, domain.KindInternal},
+		"id escaped":  {"a", doc{ID: `a"`}, domain.KindInternal},
 	} {
 		if _, err := Encode(tc.id, tc.v); !domain.Is(err, tc.kind) {
 			t.Errorf("%s: err = %v, want %v", name, err, tc.kind)

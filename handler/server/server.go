@@ -89,9 +89,20 @@ var securityHeaders = [...][2]string{
 	{"Referrer-Policy", "no-referrer"},
 }
 
-func setSecurityHeaders(h http.Header) {
+// securityHeaderValues holds each header's value as a one-element slice
+// with no spare capacity, built once: setSecurityHeaders shares them, and an
+// Add on a response header appends into a new array, never into these.
+var securityHeaderValues = func() map[string][]string {
+	m := make(map[string][]string, len(securityHeaders))
 	for _, kv := range securityHeaders {
-		h.Set(kv[0], kv[1])
+		m[http.CanonicalHeaderKey(kv[0])] = []string{kv[1]}[:1:1]
+	}
+	return m
+}()
+
+func setSecurityHeaders(h http.Header) {
+	for k, v := range securityHeaderValues {
+		h[k] = v
 	}
 }
 
