@@ -95,21 +95,21 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
 	}
-	proc, err := startHandler(app, env, opts.HandlerOutput, log)
+	hp, err := startHandler(app, env, opts.HandlerOutput, log)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	if err := proc.waitReady(ctx, opts.ReadyTimeout); err != nil {
+	if err := hp.waitReady(ctx, opts.ReadyTimeout); err != nil {
 		ln.Close()
-		_ = proc.stop(opts.StopGrace, log)
+		_ = hp.stop(opts.StopGrace, log)
 		log.Error("handler failed to start", "error", err)
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{
-		app: app, opts: opts, log: log, proc: proc, ln: ln, timers: timers, cancel: cancel,
-		handlerURL: fmt.Sprintf("http://127.0.0.1:%d", proc.port),
+		app: app, opts: opts, log: log, proc: hp, ln: ln, timers: timers, cancel: cancel,
+		handlerURL: fmt.Sprintf("http://127.0.0.1:%d", hp.port),
 		client: &http.Client{
 			Transport: &http.Transport{
 				DisableCompression:  true, // pass encodings through untouched
@@ -144,11 +144,11 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 
 // watchHandler reports a handler that exits while the host is running.
 func (h *Host) watchHandler() {
-	<-h.proc.exited
-	if h.proc.isStopping() {
+	<-h.proc.Done()
+	if h.proc.Stopping() {
 		return
 	}
-	err := fmt.Errorf("handler (pid %d) exited unexpectedly: %v", h.proc.cmd.Process.Pid, h.proc.exitErr())
+	err := fmt.Errorf("handler (pid %d) exited unexpectedly: %v", h.proc.PID(), h.proc.ExitErr())
 	h.log.Error("handler died", "error", err)
 	h.fail(err)
 }
