@@ -54,9 +54,28 @@ func wireMFA(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) (*mf
 		return nil, nil, fmt.Errorf("settings MFA_TOKEN_TTL/MFA_TOKEN_KEY: %w", err)
 	}
 	store := stores.NewMFA(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_MFA")))
-	svc, err := mfa.NewService(mfa.Options{Store: store, Verifier: twilio, Signer: signer, Logger: log})
+	policy, err := mfaPolicy(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	svc, err := mfa.NewService(mfa.Options{Store: store, Verifier: twilio, Signer: signer, Policy: &policy, Logger: log})
 	if err != nil {
 		return nil, nil, errors.New("mfa: " + err.Error())
 	}
 	return svc, twilio, nil
+}
+
+// mfaPolicy is mfa.DefaultPolicy with the limits MFA_MAX_SENDS_PER_HOUR and
+// MFA_MAX_FAILED_CHECKS applied; a value that is not a whole number ≥ 1 is
+// an error naming the setting.
+func mfaPolicy(cfg *config.Config) (mfa.Policy, error) {
+	p := mfa.DefaultPolicy
+	var err error
+	if p.MaxSendsPerWindow, err = cfg.PositiveInt("MFA_MAX_SENDS_PER_HOUR"); err != nil {
+		return mfa.Policy{}, err
+	}
+	if p.MaxFailuresPerWindow, err = cfg.PositiveInt("MFA_MAX_FAILED_CHECKS"); err != nil {
+		return mfa.Policy{}, err
+	}
+	return p, nil
 }

@@ -131,9 +131,16 @@ func (s *Server) Listen(addr string) (baseURL string, stop func() error, err err
 	if err != nil {
 		return "", nil, err
 	}
+	baseURL, stop = s.Serve(ln)
+	return baseURL, stop, nil
+}
+
+// Serve serves the fake on a listener the caller opened (and reserved)
+// and returns its base URL and a function that stops it.
+func (s *Server) Serve(ln net.Listener) (baseURL string, stop func() error) {
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), srv.Close, nil
+	return "http://" + ln.Addr().String(), srv.Close
 }
 
 // ServeHTTP checks Basic auth, applies injected delays/faults and routes.

@@ -56,7 +56,6 @@ func TestLoadAppValidation(t *testing.T) {
 		{"unknown trigger type", "", fn(`{"type":"httpTriger","direction":"in","name":"req","route":"x"}`), "function.json", `bindings[0].type: unknown trigger type "httpTriger"`},
 		{"unknown output type", "", fn(httpIn + `,{"type":"email","direction":"out","name":"m"}`), "function.json", `bindings[1].type: unknown binding type "email"`},
 		{"missing type", "", fn(`{"direction":"in","name":"req"}`), "function.json", `bindings[0].type: required`},
-		{"missing route", "", fn(`{"type":"httpTrigger","direction":"in","name":"req"}`), "function.json", `bindings[0].route: required`},
 		{"missing name", "", fn(`{"type":"httpTrigger","direction":"in","route":"x"}`), "function.json", `bindings[0].name: required`},
 		{"missing direction", "", fn(`{"type":"httpTrigger","name":"req","route":"x"}`), "function.json", `bindings[0].direction: required`},
 		{"wrong direction", "", fn(`{"type":"httpTrigger","direction":"out","name":"req","route":"x"}`), "function.json", `bindings[0].direction: "out" is not valid`},
@@ -140,6 +139,43 @@ func TestLoadAppAccepts(t *testing.T) {
 	}
 	if _, err := newTimerSource(app, func(k string) string { return map[string]string{"NIGHTLY": "0 0 2 * * *"}[k] }); err != nil {
 		t.Errorf("set schedule setting: %v", err)
+	}
+}
+
+// The Functions host routes an httpTrigger without "route" (or with an empty
+// one) at the function name, under the route prefix.
+func TestDefaultRouteIsTheFunctionName(t *testing.T) {
+	dir := writeApp(t, goodHost, map[string]string{
+		"Hello":    `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","methods":["get"]},{"type":"http","direction":"out","name":"res"}]}`,
+		"Empty":    `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","route":""},{"type":"http","direction":"out","name":"res"}]}`,
+		"Routed":   httpFn("v1/routed", "get"),
+		"Two-Part": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"http","direction":"out","name":"res"}]}`,
+	})
+	app, err := LoadApp(dir)
+	if err != nil {
+		t.Fatalf("LoadApp refused an httpTrigger without route: %v", err)
+	}
+	for name, tmpl := range map[string]string{"Hello": "Hello", "Empty": "Empty", "Routed": "v1/routed", "Two-Part": "Two-Part"} {
+		if f := app.Function(name); f == nil || f.Route == nil || f.Route.Template != tmpl {
+			t.Errorf("%s: route = %+v, want template %q", name, f, tmpl)
+		}
+	}
+	for _, tc := range []struct{ method, path, want string }{
+		{"GET", "/api/Hello", "Hello"},
+		{"GET", "/api/hello", "Hello"}, // literals match case-insensitively
+		{"POST", "/api/hello", ""},     // methods still apply
+		{"DELETE", "/api/empty", "Empty"},
+		{"GET", "/api/two-part", "Two-Part"},
+		{"GET", "/Hello", ""}, // outside the route prefix
+	} {
+		f, _, ok := matchRoute(app, tc.method, tc.path)
+		got := ""
+		if ok {
+			got = f.Name
+		}
+		if got != tc.want {
+			t.Errorf("%s %s → %q, want %q", tc.method, tc.path, got, tc.want)
+		}
 	}
 }
 

@@ -22,6 +22,9 @@ import (
 type Options struct {
 	AppDir string // the app folder, e.g. build/app
 	Addr   string // listen address; default 127.0.0.1:7071 (use 127.0.0.1:0 in tests)
+	// Listener, when set, is served instead of listening on Addr (a caller
+	// that reserved its port early); Close closes it.
+	Listener net.Listener
 	// Env is added to the handler's environment after os.Environ() (later
 	// entries win), like app settings; "KEY=value" entries. It also resolves
 	// %Setting% references in timer schedules and handler arguments.
@@ -91,25 +94,27 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", opts.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
+	ln := opts.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", opts.Addr); err != nil {
+			return nil, fmt.Errorf("listen on %s: %w", opts.Addr, err)
+		}
 	}
-	proc, err := startHandler(app, env, opts.HandlerOutput, log)
+	hp, err := startHandler(app, env, opts.HandlerOutput, log)
 	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	if err := proc.waitReady(ctx, opts.ReadyTimeout); err != nil {
+	if err := hp.waitReady(ctx, opts.ReadyTimeout); err != nil {
 		ln.Close()
-		_ = proc.stop(opts.StopGrace, log)
+		_ = hp.stop(opts.StopGrace, log)
 		log.Error("handler failed to start", "error", err)
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{
-		app: app, opts: opts, log: log, proc: proc, ln: ln, timers: timers, cancel: cancel,
-		handlerURL: fmt.Sprintf("http://127.0.0.1:%d", proc.port),
+		app: app, opts: opts, log: log, proc: hp, ln: ln, timers: timers, cancel: cancel,
+		handlerURL: fmt.Sprintf("http://127.0.0.1:%d", hp.port),
 		client: &http.Client{
 			Transport: &http.Transport{
 				DisableCompression:  true, // pass encodings through untouched
@@ -144,11 +149,11 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 
 // watchHandler reports a handler that exits while the host is running.
 func (h *Host) watchHandler() {
-	<-h.proc.exited
-	if h.proc.isStopping() {
+	<-h.proc.Done()
+	if h.proc.Stopping() {
 		return
 	}
-	err := fmt.Errorf("handler (pid %d) exited unexpectedly: %v", h.proc.cmd.Process.Pid, h.proc.exitErr())
+	err := fmt.Errorf("handler (pid %d) exited unexpectedly: %v", h.proc.PID(), h.proc.ExitErr())
 	h.log.Error("handler died", "error", err)
 	h.fail(err)
 }
@@ -165,6 +170,9 @@ func (h *Host) App() *App { return h.app }
 
 // Logger returns the host's logger.
 func (h *Host) Logger() *slog.Logger { return h.log }
+
+// HandlerPID is the process id of the custom handler.
+func (h *Host) HandlerPID() int { return h.proc.PID() }
 
 // HandlerURL is the handler's own base URL (http://127.0.0.1:<port>).
 func (h *Host) HandlerURL() string { return h.handlerURL }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/profileflow/profileflow/dev/testlog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/profileflow/profileflow/dev/outbox"
+	"github.com/profileflow/profileflow/dev/proc"
+	"github.com/profileflow/profileflow/dev/testlog"
 )
 
 // writeApp writes host.json and function folders into a temp dir.
@@ -379,7 +380,7 @@ func TestTimerPayloadMatchesFixture(t *testing.T) {
 
 func TestHandlerDiesBeforeReady(t *testing.T) {
 	_, err := startTestHost(t, "die", testFunctions, nil)
-	if err == nil || !strings.Contains(err.Error(), "handler exited before it was ready") || !strings.Contains(err.Error(), "exit status 3") {
+	if err == nil || !strings.Contains(err.Error(), "exited before it was ready") || !strings.Contains(err.Error(), "exit status 3") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -419,7 +420,7 @@ func TestCloseKillsStubbornHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid := h.proc.cmd.Process.Pid
+	pid := h.proc.PID()
 	err = h.Close()
 	if err == nil || !strings.Contains(err.Error(), "was killed") {
 		t.Fatalf("Close = %v", err)
@@ -427,8 +428,8 @@ func TestCloseKillsStubbornHandler(t *testing.T) {
 	if _, ok := <-h.Done(); ok {
 		t.Error("Done not closed after Close")
 	}
-	if h.proc.cmd.ProcessState == nil {
-		t.Errorf("pid %d not reaped", pid)
+	if proc.Alive(pid) {
+		t.Errorf("pid %d still alive after Close", pid)
 	}
 }
 

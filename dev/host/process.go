@@ -1,33 +1,26 @@
 package host
 
 import (
-	"github.com/profileflow/profileflow/dev/stack"
-
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/profileflow/profileflow/dev/proc"
+	"github.com/profileflow/profileflow/dev/stack"
 )
 
 // handlerProc is the running custom handler process.
 type handlerProc struct {
-	cmd    *exec.Cmd
-	port   int
-	exited chan struct{} // closed when the process has exited
-	err    error         // exit error; read after exited is closed
-
-	mu       sync.Mutex
-	stopping bool
+	*proc.Process
+	port int
 }
 
 // environ is os.Environ() followed by extra entries; later entries win.
@@ -94,44 +87,34 @@ func startHandler(app *App, env environ, out io.Writer, log *slog.Logger) (*hand
 			return m
 		})
 	}
-	cmd := exec.Command(exe, args...)
-	cmd.Dir = appDir
+	dir := appDir
 	if wd := app.Host.WorkingDirectory; wd != "" {
 		if filepath.IsAbs(wd) {
-			cmd.Dir = wd
+			dir = wd
 		} else {
-			cmd.Dir = filepath.Join(appDir, wd)
+			dir = filepath.Join(appDir, wd)
 		}
 	}
 	p := strconv.Itoa(port)
-	cmd.Env = append(append([]string{}, env...),
-		"FUNCTIONS_CUSTOMHANDLER_PORT="+p,
-		"FUNCTIONS_HTTPWORKER_PORT="+p,
-		"FUNCTIONS_CUSTOMHANDLER_WORKER_ID="+workerID,
-		"FUNCTIONS_HTTPWORKER_ID="+workerID,
-		"FUNCTIONS_APP_ROOT_PATH="+appDir,
-	)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = sysProcAttr()
-	cmd.WaitDelay = 2 * time.Second // don't hang on output pipes held by grandchildren
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start handler %s: %w", exe, err)
+	child, err := proc.Start(proc.Spec{
+		Name: "handler",
+		Path: exe,
+		Args: args,
+		Dir:  dir,
+		Env: append(append([]string{}, env...),
+			"FUNCTIONS_CUSTOMHANDLER_PORT="+p,
+			"FUNCTIONS_HTTPWORKER_PORT="+p,
+			"FUNCTIONS_CUSTOMHANDLER_WORKER_ID="+workerID,
+			"FUNCTIONS_HTTPWORKER_ID="+workerID,
+			"FUNCTIONS_APP_ROOT_PATH="+appDir,
+		),
+		Output: out,
+	})
+	if err != nil {
+		return nil, err
 	}
-	hp := &handlerProc{cmd: cmd, port: port, exited: make(chan struct{})}
-	log.Info("handler started", "pid", cmd.Process.Pid, "path", exe, "port", port, "workerId", workerID)
-	go func() {
-		hp.err = cmd.Wait()
-		close(hp.exited)
-	}()
-	return hp, nil
-}
-
-// exitErr describes how the process ended.
-func (p *handlerProc) exitErr() error {
-	if p.err != nil {
-		return p.err
-	}
-	return errors.New("exit status 0")
+	log.Info("handler started", "pid", child.PID(), "path", exe, "port", port, "workerId", workerID)
+	return &handlerProc{Process: child, port: port}, nil
 }
 
 // waitReady polls GET / every 25 ms until any HTTP answer, like the host's
@@ -139,59 +122,26 @@ func (p *handlerProc) exitErr() error {
 func (p *handlerProc) waitReady(ctx context.Context, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	url := fmt.Sprintf("http://127.0.0.1:%d/", p.port)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		select {
-		case <-p.exited:
-			return fmt.Errorf("handler exited before it was ready (pid %d): %v", p.cmd.Process.Pid, p.exitErr())
-		case <-ctx.Done():
-			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-				return fmt.Errorf("handler not ready after %v: no HTTP answer on 127.0.0.1:%d (does it listen on FUNCTIONS_CUSTOMHANDLER_PORT?)", timeout, p.port)
-			}
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
-// stop sends SIGTERM to the handler's PID, waits up to grace, then SIGKILLs.
-func (p *handlerProc) stop(grace time.Duration, log *slog.Logger) error {
-	p.mu.Lock()
-	p.stopping = true
-	p.mu.Unlock()
-	select {
-	case <-p.exited:
+	err := p.WaitReady(ctx, 25*time.Millisecond, proc.HTTPAnswers(url))
+	switch {
+	case err == nil:
 		return nil
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("handler not ready after %v: no HTTP answer on 127.0.0.1:%d (does it listen on FUNCTIONS_CUSTOMHANDLER_PORT?)", timeout, p.port)
 	default:
+		return err
 	}
-	pid := p.cmd.Process.Pid
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		log.Warn("SIGTERM to handler failed", "pid", pid, "error", err)
-	}
-	t := time.NewTimer(grace)
-	defer t.Stop()
-	select {
-	case <-p.exited:
-		log.Info("handler stopped", "pid", pid, "exit", p.exitErr().Error())
-		return nil
-	case <-t.C:
-	}
-	log.Error("handler ignored SIGTERM; killing it", "pid", pid, "grace", grace.String())
-	_ = p.cmd.Process.Kill()
-	<-p.exited
-	return fmt.Errorf("handler (pid %d) did not stop within %v of SIGTERM and was killed", pid, grace)
 }
 
-func (p *handlerProc) isStopping() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.stopping
+// stop ends the handler by its process group: SIGTERM, then SIGKILL after
+// grace (reported as an error).
+func (p *handlerProc) stop(grace time.Duration, log *slog.Logger) error {
+	err := p.Stop(grace)
+	if err != nil {
+		log.Error("handler ignored SIGTERM and was killed", "pid", p.PID(), "grace", grace.String())
+		return err
+	}
+	log.Info("handler stopped", "pid", p.PID(), "exit", p.ExitErr().Error())
+	return nil
 }

@@ -1,8 +1,9 @@
 // Package local starts the whole system on loopback: the stand-ins (Azurite,
-// the Cosmos DB server), the local OIDC issuer, and the development host
-// running the packaged app (build/app) with the handler. `make run` and the
-// end-to-end tests both use it, so what the tests exercise is what a
-// developer runs. Nothing here is deployed to Azure.
+// the Cosmos DB server), the fake Twilio API, the local OIDC issuer, and the
+// development host running the packaged app (build/app) with the handler.
+// `make run` and the end-to-end tests both use it, so what the tests exercise
+// is what a developer runs. It starts the local system and nothing else;
+// building the app folder is dev/artifact's job. Nothing here is deployed.
 package local
 
 import (
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/profileflow/profileflow/dev/faketwilio"
 	"github.com/profileflow/profileflow/dev/host"
 	"github.com/profileflow/profileflow/dev/oidc"
 	"github.com/profileflow/profileflow/dev/outbox"
@@ -29,7 +31,15 @@ import (
 	"github.com/profileflow/profileflow/handler/stores"
 )
 
-// Options choose ports (0 = free port) and where logs go.
+// Service names, as errors (e.g. *stack.PortInUseError) and logs name them.
+const (
+	ServiceHost    = "development host"
+	ServiceAzurite = "Azurite blob"
+	ServiceCosmos  = "Cosmos DB stand-in"
+	ServiceTwilio  = "fake Twilio API"
+)
+
+// Options choose ports (0 = a free port) and where logs go.
 type Options struct {
 	AppDir        string // packaged app; default <repo>/build/app
 	HostPort      int    // development host; 7071 for make run, 0 in tests
@@ -38,8 +48,13 @@ type Options struct {
 	TwilioPort    int
 	LogDir        string    // stand-in logs; "" = temporary
 	HandlerOutput io.Writer // handler logs; default os.Stderr
-	Logger        *slog.Logger
-	Seed          bool // seed sample profiles 1000…1009
+	// Logger receives start-up events, among them one "started" record
+	// (service, pid) per child process, and the development host's logs.
+	Logger *slog.Logger
+	Seed   bool // seed sample profiles 1000…1009
+	// Settings are applied over local.settings.sample.json (e.g. a test
+	// that needs the production MFA limits); endpoints are set by Start.
+	Settings map[string]string
 	// NoHost starts the stand-ins and the local OIDC issuer only (on
 	// HostPort), for running build/app under Functions Core Tools instead.
 	NoHost bool
@@ -47,15 +62,18 @@ type Options struct {
 
 // System is a running local stack.
 type System struct {
-	URL      string // http://127.0.0.1:PORT of the development host
-	Env      map[string]string
-	Issuer   *oidc.Issuer
-	Outbox   *outbox.Box
-	Azurite  *stack.Azurite
-	Cosmos   *stack.Cosmos
-	Host     *host.Host
-	Profiles domain.ProfileStore
+	URL       string // http://127.0.0.1:PORT of the development host
+	TwilioURL string // base URL of the fake Twilio API
+	Env       map[string]string
+	Issuer    *oidc.Issuer
+	Outbox    *outbox.Box
+	Azurite   *stack.Azurite
+	Cosmos    *stack.Cosmos
+	Host      *host.Host // nil with NoHost
+	Profiles  domain.ProfileStore
 
+	twilio  *faketwilio.Server
+	log     *slog.Logger
 	closers []func() error
 }
 
@@ -65,103 +83,146 @@ const Audience = "api://profileflow"
 // SampleProfiles are the ids seeded by Seed.
 var SampleProfiles = []string{"1000", "1001", "1002", "1003", "1004", "1005", "1006", "1007", "1008", "1009"}
 
-// Start brings everything up; on error, whatever started is stopped again.
-func Start(ctx context.Context, o Options) (sys *System, err error) {
+// Start brings the system up, step by step in the order below. A fixed port
+// that is taken fails with a *stack.PortInUseError naming the service and
+// the address. On any error everything already started is stopped again
+// before Start returns.
+func Start(ctx context.Context, o Options) (*System, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
+	sys := &System{Outbox: &outbox.Box{}, log: o.Logger}
+	if err := sys.start(ctx, o); err != nil {
+		if cerr := sys.Close(); cerr != nil {
+			o.Logger.Error("stopping after a failed start", "error", cerr)
+		}
+		return nil, err
+	}
+	return sys, nil
+}
+
+func (s *System) start(ctx context.Context, o Options) error {
 	root, err := stack.RepoRoot()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if o.AppDir == "" {
 		o.AppDir = filepath.Join(root, "build", "app")
 	}
-	sys = &System{Outbox: &outbox.Box{}}
-	defer func() {
-		if err != nil {
-			sys.Close()
-			sys = nil
-		}
-	}()
+
+	// 1. Settings: the documented local values, then the caller's.
 	env, err := sampleSettings(root)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	for k, v := range o.Settings {
+		env[k] = v
 	}
 
-	sys.Azurite, err = stack.StartAzurite(ctx, stack.AzuriteOptions{Port: o.AzuritePort, LogDir: o.LogDir})
+	// 2. Reserve the ports this process serves itself, so a taken one
+	//    fails before any child process starts.
+	hostLn, err := s.listen(ServiceHost, o.HostPort)
 	if err != nil {
-		return nil, fmt.Errorf("azurite: %w", err)
+		return err
 	}
-	sys.closers = append(sys.closers, sys.Azurite.Stop)
-	sys.Cosmos, err = stack.StartCosmos(ctx, stack.CosmosOptions{Port: o.CosmosPort, LogDir: o.LogDir})
+	twilioLn, err := s.listen(ServiceTwilio, o.TwilioPort)
 	if err != nil {
-		return nil, fmt.Errorf("cosmos: %w", err)
+		return err
 	}
-	sys.closers = append(sys.closers, sys.Cosmos.Stop)
+	s.URL = "http://" + hostLn.Addr().String()
 
-	// The host port is chosen after the stand-ins took theirs (port 0).
-	if o.HostPort == 0 {
-		if o.HostPort, err = stack.FreePort(); err != nil {
-			return nil, err
-		}
+	// 3. Azurite (blob) and 4. the Cosmos DB stand-in, as child processes.
+	if s.Azurite, err = stack.StartAzurite(ctx, stack.AzuriteOptions{Port: o.AzuritePort, LogDir: o.LogDir}); err != nil {
+		return err
 	}
-	sys.URL = "http://127.0.0.1:" + strconv.Itoa(o.HostPort)
+	s.closers = append(s.closers, s.Azurite.Stop)
+	s.log.Info("started", "service", ServiceAzurite, "pid", s.Azurite.PID, "url", s.Azurite.BlobURL, "log", s.Azurite.LogPath)
+	if s.Cosmos, err = stack.StartCosmos(ctx, stack.CosmosOptions{Port: o.CosmosPort, LogDir: o.LogDir}); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.Cosmos.Stop)
+	s.log.Info("started", "service", ServiceCosmos, "pid", s.Cosmos.PID, "url", s.Cosmos.Endpoint, "log", s.Cosmos.LogPath)
 
-	env["OIDC_ISSUER_URL"] = sys.URL + "/dev/oidc"
+	// 5. The fake Twilio API on its reserved port; its SMS land in Outbox.
+	s.startFakeTwilio(twilioLn, env)
+
+	// 6. Point the handler's settings at what actually runs.
+	env["OIDC_ISSUER_URL"] = s.URL + "/dev/oidc"
 	env["OIDC_AUDIENCE"] = Audience
-	env["COSMOS_ENDPOINT"] = sys.Cosmos.Endpoint
-	env["COSMOS_KEY"] = sys.Cosmos.Key
-	env["UPLOAD_ACCOUNTS"] = sys.Azurite.BlobURL
-	env["UPLOAD_ACCOUNT_KEY"] = sys.Azurite.AccountKey
-	env["AzureWebJobsStorage"] = sys.Azurite.ConnectionString()
+	env["COSMOS_ENDPOINT"] = s.Cosmos.Endpoint
+	env["COSMOS_KEY"] = s.Cosmos.Key
+	env["UPLOAD_ACCOUNTS"] = s.Azurite.BlobURL
+	env["UPLOAD_ACCOUNT_KEY"] = s.Azurite.AccountKey
+	env["AzureWebJobsStorage"] = s.Azurite.ConnectionString()
+	s.Env = env
 
-	if err := sys.prepareCosmos(ctx, env, o.Seed); err != nil {
-		return nil, err
-	}
-	for _, step := range extraSteps {
-		if err := step(ctx, sys, env, o); err != nil {
-			return nil, err
-		}
+	// 7. Cosmos database, containers and (optionally) sample profiles.
+	if err := s.prepareCosmos(ctx, env, o.Seed); err != nil {
+		return err
 	}
 
-	sys.Issuer, err = oidc.NewIssuer(env["OIDC_ISSUER_URL"], Audience)
-	if err != nil {
-		return nil, err
+	// 8. Blob containers and the CORS rule for the served origin.
+	if err := s.prepareBlobs(ctx, env); err != nil {
+		return err
 	}
-	sys.Env = env
+
+	// 9. The local OIDC issuer (served by the development host at /dev/oidc).
+	if s.Issuer, err = oidc.NewIssuer(env["OIDC_ISSUER_URL"], Audience); err != nil {
+		return err
+	}
+
+	// 10. The development host with the handler, on its reserved port (or,
+	//     with NoHost, only the issuer and the dev endpoints there).
 	if o.NoHost {
-		return sys, sys.serveIssuerOnly(o.HostPort)
+		s.serveIssuerOnly(hostLn)
+		return nil
 	}
+	return s.startHost(ctx, o, hostLn, env)
+}
+
+// listen opens 127.0.0.1:port for a service this process serves and
+// registers its closing; a taken port is a *stack.PortInUseError.
+func (s *System) listen(service string, port int) (net.Listener, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, stack.ListenError(service, addr, err)
+	}
+	s.closers = append(s.closers, func() error {
+		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
+	return ln, nil
+}
+
+func (s *System) startHost(ctx context.Context, o Options, ln net.Listener, env map[string]string) error {
 	var envList []string
 	for k, v := range env {
 		envList = append(envList, k+"="+v)
 	}
 	sort.Strings(envList)
-	sys.Host, err = host.Start(ctx, host.Options{
+	h, err := host.Start(ctx, host.Options{
 		AppDir:        o.AppDir,
-		Addr:          net.JoinHostPort("127.0.0.1", strconv.Itoa(o.HostPort)),
+		Listener:      ln,
 		Env:           envList,
 		Logger:        o.Logger,
 		HandlerOutput: o.HandlerOutput,
-		DevOIDC:       sys.Issuer.Handler(),
-		DevToken:      sys.Issuer.TokenHandler(),
-		Outbox:        sys.Outbox,
-		Static:        staticHandler(root),
-		Sources:       sources(sys, env),
+		DevOIDC:       s.Issuer.Handler(),
+		DevToken:      s.Issuer.TokenHandler(),
+		Outbox:        s.Outbox,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("development host: %w", err)
+		return fmt.Errorf("%s: %w", ServiceHost, err)
 	}
-	sys.closers = append(sys.closers, sys.Host.Close)
-	return sys, nil
+	s.Host = h
+	s.closers = append(s.closers, h.Close)
+	return nil
 }
 
-// extraSteps are later set-up steps (fake Twilio, blob containers…),
-// registered by the files that add those parts.
-var extraSteps []func(ctx context.Context, sys *System, env map[string]string, o Options) error
-
-// Close stops everything in reverse order of start.
+// Close stops everything in reverse order of start. It is safe on a
+// partly started system and when called twice.
 func (s *System) Close() error {
 	var errs []error
 	for i := len(s.closers) - 1; i >= 0; i-- {
@@ -239,11 +300,7 @@ func SeedProfiles(ctx context.Context, store domain.ProfileStore) error {
 
 // serveIssuerOnly serves the local OIDC issuer, /dev/token and /dev/outbox
 // on the host port when the Functions host itself is Core Tools'.
-func (s *System) serveIssuerOnly(port int) error {
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		return err
-	}
+func (s *System) serveIssuerOnly(ln net.Listener) {
 	mux := http.NewServeMux()
 	mux.Handle("/dev/oidc/", s.Issuer.Handler())
 	mux.Handle("POST /dev/token", s.Issuer.TokenHandler())
@@ -254,5 +311,4 @@ func (s *System) serveIssuerOnly(port int) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	s.closers = append(s.closers, srv.Close)
-	return nil
 }

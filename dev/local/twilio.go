@@ -1,29 +1,19 @@
 package local
 
 import (
-	"context"
 	"net"
-	"strconv"
-	"sync"
 
 	"github.com/profileflow/profileflow/dev/faketwilio"
 )
 
-// The fake Twilio API (Verify v2 + Messaging) on loopback: the handler's
-// real twilio-go adapter talks to it through TWILIO_API_BASE_URL, and every
-// SMS it "sends" lands in sys.Outbox (GET /dev/outbox?to=…).
-func init() { extraSteps = append(extraSteps, startFakeTwilio) }
-
-var fakeTwilios sync.Map // *System → *faketwilio.Server
-
 // FakeTwilio is the system's fake Twilio API (tests inject errors with Fail).
-func (s *System) FakeTwilio() *faketwilio.Server {
-	f, _ := fakeTwilios.Load(s)
-	fake, _ := f.(*faketwilio.Server)
-	return fake
-}
+func (s *System) FakeTwilio() *faketwilio.Server { return s.twilio }
 
-func startFakeTwilio(_ context.Context, sys *System, env map[string]string, o Options) error {
+// startFakeTwilio serves the fake Twilio API (Verify v2 + Messaging) on ln:
+// the handler's real twilio-go adapter talks to it through
+// TWILIO_API_BASE_URL, and every SMS it "sends" lands in s.Outbox
+// (GET /dev/outbox?to=…). It sets the Twilio settings in env.
+func (s *System) startFakeTwilio(ln net.Listener, env map[string]string) {
 	token := env["TWILIO_AUTH_TOKEN"]
 	for _, r := range token {
 		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
@@ -31,16 +21,13 @@ func startFakeTwilio(_ context.Context, sys *System, env map[string]string, o Op
 			break
 		}
 	}
-	fake := faketwilio.New(env["TWILIO_ACCOUNT_SID"], token, env["TWILIO_VERIFY_SERVICE_SID"], sys.Outbox)
-	base, stop, err := fake.Listen(net.JoinHostPort("127.0.0.1", strconv.Itoa(o.TwilioPort)))
-	if err != nil {
-		return err
-	}
-	fakeTwilios.Store(sys, fake)
-	sys.closers = append(sys.closers, func() error { fakeTwilios.Delete(sys); return stop() })
+	fake := faketwilio.New(env["TWILIO_ACCOUNT_SID"], token, env["TWILIO_VERIFY_SERVICE_SID"], s.Outbox)
+	base, stop := fake.Serve(ln)
+	s.twilio, s.TwilioURL = fake, base
+	s.closers = append(s.closers, stop)
+	s.log.Info("started", "service", ServiceTwilio, "url", base)
 	env["TWILIO_ACCOUNT_SID"] = fake.AccountSID
 	env["TWILIO_AUTH_TOKEN"] = fake.AuthToken
 	env["TWILIO_VERIFY_SERVICE_SID"] = fake.ServiceSID
 	env["TWILIO_API_BASE_URL"] = base
-	return nil
 }

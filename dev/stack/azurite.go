@@ -39,8 +39,9 @@ var azuriteReady = regexp.MustCompile(`Azurite Blob service successfully listens
 // 127.0.0.1 and returns once it accepts connections.
 func StartAzurite(ctx context.Context, o AzuriteOptions) (*Azurite, error) {
 	p, err := start(ctx, spec{
-		name:   "azurite",
-		script: "node_modules/azurite/dist/src/blob/main.js",
+		name:    "azurite",
+		service: "Azurite blob",
+		script:  "node_modules/azurite/dist/src/blob/main.js",
 		args: []string{
 			"--blobHost", "127.0.0.1", "--blobPort", strconv.Itoa(o.Port),
 			"--inMemoryPersistence",
@@ -60,8 +61,8 @@ func StartAzurite(ctx context.Context, o AzuriteOptions) (*Azurite, error) {
 		BlobURL:     fmt.Sprintf("http://127.0.0.1:%d/%s", p.port, AzuriteAccountName),
 		AccountName: AzuriteAccountName,
 		AccountKey:  AzuriteAccountKey,
-		LogPath:     p.logPath,
-		PID:         p.cmd.Process.Pid,
+		LogPath:     p.LogPath(),
+		PID:         p.PID(),
 		p:           p,
 	}, nil
 }

@@ -40,12 +40,13 @@ func StartCosmos(ctx context.Context, o CosmosOptions) (*Cosmos, error) {
 		return nil, err
 	}
 	p, err := start(ctx, spec{
-		name:   "cosmos",
-		script: "dev/cosmos-emu.js",
-		args:   []string{"--no-ssl", "--host", "127.0.0.1", "--port", strconv.Itoa(o.Port)},
-		port:   o.Port,
-		ready:  cosmosReady,
-		logDir: o.LogDir,
+		name:    "cosmos",
+		service: "Cosmos DB stand-in",
+		script:  "dev/cosmos-emu.js",
+		args:    []string{"--no-ssl", "--host", "127.0.0.1", "--port", strconv.Itoa(o.Port)},
+		port:    o.Port,
+		ready:   cosmosReady,
+		logDir:  o.LogDir,
 	})
 	if err != nil {
 		return nil, err
@@ -54,8 +55,8 @@ func StartCosmos(ctx context.Context, o CosmosOptions) (*Cosmos, error) {
 		Port:     p.port,
 		Endpoint: fmt.Sprintf("http://127.0.0.1:%d/", p.port),
 		Key:      CosmosKey,
-		LogPath:  p.logPath,
-		PID:      p.cmd.Process.Pid,
+		LogPath:  p.LogPath(),
+		PID:      p.PID(),
 		p:        p,
 	}, nil
 }

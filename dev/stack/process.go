@@ -4,9 +4,10 @@
 // tooling and never part of the Azure deployment.
 //
 // Each server is started with `node <script>` directly (never npx, whose PID
-// is not the server's) and stopped by its PID. With Port 0 the server binds a
-// free port itself and reports it on stdout, so there is no window in which
-// another process can take the port.
+// is not the server's) under the dev/proc supervisor and stopped by its
+// process group. With Port 0 the server binds a free port itself and reports
+// it on stdout, so there is no window in which another process can take the
+// port. A fixed port that is taken fails with a *PortInUseError.
 //
 // Tests use AzuriteT / CosmosT, which fail the test (never skip) when a
 // stand-in cannot start. To share one instance across a package's tests,
@@ -27,20 +28,20 @@
 package stack
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"sync"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/profileflow/profileflow/dev/proc"
 )
 
 const (
@@ -94,35 +95,65 @@ func FreePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// PortInUseError reports that a fixed port a service needs is taken.
+type PortInUseError struct {
+	Service string // e.g. "Azurite blob"
+	Addr    string // e.g. 127.0.0.1:10000
+}
+
+func (e *PortInUseError) Error() string {
+	return e.Service + " port " + e.Addr + " is in use"
+}
+
+// CheckPortFree returns a *PortInUseError when addr cannot be listened on
+// because it is taken, another error when it cannot be listened on at all,
+// and nil when it is free (it is released again at once).
+func CheckPortFree(service, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return ListenError(service, addr, err)
+	}
+	return ln.Close()
+}
+
+// ListenError turns a failed listen on addr into a *PortInUseError when the
+// address is taken, and otherwise into an error naming the service.
+func ListenError(service, addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return &PortInUseError{Service: service, Addr: addr}
+	}
+	return fmt.Errorf("%s: listen on %s: %w", service, addr, err)
+}
+
 // process is one running stand-in.
 type process struct {
-	name    string
-	cmd     *exec.Cmd
+	*proc.Process
+	service string // e.g. "Azurite blob", for messages
 	port    int
-	logPath string
-	logFile *os.File
-	ownDir  string // temporary log directory removed by stop ("" if the caller's)
-
-	done    chan struct{} // closed when the process has exited
-	waitErr error
-
-	stopOnce sync.Once
-	stopErr  error
+	ownDir  string // temporary log directory removed by shutdown ("" if the caller's)
 }
 
 // spec describes how to start a stand-in.
 type spec struct {
-	name   string
-	script string // path relative to the repository root
-	args   []string
-	port   int            // requested port (0: the server picks and reports it)
-	ready  *regexp.Regexp // matches the stdout line announcing readiness; group 1 is the port
-	logDir string
+	name    string // log file name and process name, e.g. "azurite"
+	service string // human name, e.g. "Azurite blob"
+	script  string // path relative to the repository root
+	args    []string
+	port    int            // requested port (0: the server picks and reports it)
+	ready   *regexp.Regexp // matches the stdout line announcing readiness; group 1 is the port
+	logDir  string
 }
 
 // start runs the stand-in and waits until it has announced readiness on
-// stdout and its port accepts connections.
+// stdout and its port accepts connections. A requested port that is taken
+// fails with a *PortInUseError before anything is started.
 func start(ctx context.Context, s spec) (*process, error) {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
+	if s.port != 0 {
+		if err := CheckPortFree(s.service, addr); err != nil {
+			return nil, err
+		}
+	}
 	script, err := nodeScript(s.script)
 	if err != nil {
 		return nil, err
@@ -131,7 +162,7 @@ func start(ctx context.Context, s spec) (*process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stack: node is not installed (Node 20 or later is needed): %w", err)
 	}
-	p := &process{name: s.name, done: make(chan struct{})}
+	p := &process{service: s.service}
 	logDir := s.logDir
 	if logDir == "" {
 		if logDir, err = os.MkdirTemp("", "profileflow-"+s.name+"-"); err != nil {
@@ -141,110 +172,75 @@ func start(ctx context.Context, s spec) (*process, error) {
 	} else if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("stack: %s: log directory: %w", s.name, err)
 	}
-	p.logPath = filepath.Join(logDir, s.name+".log")
-	if p.logFile, err = os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+	p.Process, err = proc.Start(proc.Spec{
+		Name:     s.name,
+		Path:     node,
+		Args:     append([]string{script}, s.args...),
+		Dir:      logDir, // the servers write nothing in memory mode; if they do, it lands here
+		LogPath:  filepath.Join(logDir, s.name+".log"),
+		Announce: s.ready,
+	})
+	if err != nil {
 		p.cleanupFiles()
-		return nil, fmt.Errorf("stack: %s: log file: %w", s.name, err)
+		return nil, fmt.Errorf("stack: %w", err)
 	}
-
-	readyCh := make(chan int, 1)
-	w := &readyWatcher{out: p.logFile, re: s.ready, ch: readyCh}
-	p.cmd = exec.Command(node, append([]string{script}, s.args...)...)
-	p.cmd.Dir = logDir // the servers write nothing in memory mode; if they do, it lands here
-	p.cmd.Env = os.Environ()
-	p.cmd.Stdout = w
-	p.cmd.Stderr = p.logFile
-	p.cmd.SysProcAttr = sysProcAttr()
-	p.cmd.WaitDelay = 2 * time.Second
-	started := time.Now()
-	if err := p.cmd.Start(); err != nil {
-		p.logFile.Close()
-		p.cleanupFiles()
-		return nil, fmt.Errorf("stack: %s: start node: %w", s.name, err)
-	}
-	go func() {
-		p.waitErr = p.cmd.Wait()
-		p.logFile.Close()
-		close(p.done)
-	}()
 
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultStartTimeout)
 		defer cancel()
 	}
-	fail := func(format string, args ...any) (*process, error) {
-		msg := fmt.Sprintf(format, args...)
-		_ = p.stop()
-		tail := p.logTail()
+	fail := func(err error) (*process, error) {
+		_ = p.Stop(termGrace)
+		tail := p.LogTail(logTailBytes)
 		p.cleanupFiles()
-		return nil, fmt.Errorf("stack: %s did not start: %s\n--- %s (tail) ---\n%s", s.name, msg, p.logPath, tail)
+		if s.port != 0 && strings.Contains(tail, "EADDRINUSE") { // taken after the check above
+			return nil, &PortInUseError{Service: s.service, Addr: addr}
+		}
+		if tail == "" {
+			tail = "(empty)"
+		}
+		return nil, fmt.Errorf("stack: %s did not start: %v\n--- %s (tail) ---\n%s", s.name, err, p.LogPath(), tail)
 	}
-	select {
-	case port := <-readyCh:
-		p.port = port
-	case <-p.done:
-		return fail("process exited (%v) before it was ready", p.waitErr)
-	case <-ctx.Done():
-		return fail("not ready after %v: %v", time.Since(started).Round(time.Millisecond), ctx.Err())
+	m, err := p.Announced(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	if p.port, err = strconv.Atoi(m[1]); err != nil {
+		return fail(fmt.Errorf("announced port %q: %w", m[1], err))
 	}
 	if s.port != 0 && p.port != s.port {
-		return fail("listening on port %d, not the requested %d", p.port, s.port)
+		return fail(fmt.Errorf("listening on port %d, not the requested %d", p.port, s.port))
 	}
 	// The announcement comes from inside the listen callback, so the port
 	// should answer at once; check anyway.
-	for {
-		c, err := net.DialTimeout("tcp", p.addr(), time.Second)
-		if err == nil {
-			c.Close()
-			break
-		}
-		select {
-		case <-p.done:
-			return fail("process exited (%v) before it was ready", p.waitErr)
-		case <-ctx.Done():
-			return fail("port %d does not answer: %v", p.port, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := p.WaitReady(ctx, 50*time.Millisecond, proc.Accepts(p.addr())); err != nil {
+		return fail(err)
 	}
 	return p, nil
 }
 
 func (p *process) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }
 
-// stop ends the process by PID (SIGTERM, then SIGKILL after a grace period)
-// and waits until its port is free. It is idempotent.
+// stop ends the process by its process group (SIGTERM, then SIGKILL after a
+// grace period) and waits until its port is free. It is idempotent.
 func (p *process) stop() error {
-	p.stopOnce.Do(func() {
-		select {
-		case <-p.done:
-		default:
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-p.done:
-			case <-time.After(termGrace):
-				_ = p.cmd.Process.Kill()
-				<-p.done
-			}
+	err := p.Stop(termGrace)
+	if p.port == 0 {
+		return err
+	}
+	deadline := time.Now().Add(portFreeTimeout)
+	for {
+		c, dialErr := net.DialTimeout("tcp", p.addr(), 200*time.Millisecond)
+		if dialErr != nil {
+			return err
 		}
-		if p.port == 0 {
-			return
+		c.Close()
+		if time.Now().After(deadline) {
+			return errors.Join(err, fmt.Errorf("stack: %s (pid %d) exited but port %d still answers", p.Name(), p.PID(), p.port))
 		}
-		deadline := time.Now().Add(portFreeTimeout)
-		for {
-			c, err := net.DialTimeout("tcp", p.addr(), 200*time.Millisecond)
-			if err != nil {
-				return
-			}
-			c.Close()
-			if time.Now().After(deadline) {
-				p.stopErr = fmt.Errorf("stack: %s (pid %d) exited but port %d still answers", p.name, p.cmd.Process.Pid, p.port)
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	})
-	return p.stopErr
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // shutdown stops the process and removes a temporary log directory.
@@ -255,7 +251,6 @@ func (p *process) shutdown() error {
 }
 
 // cleanupFiles removes the temporary log directory, if this package made it.
-// The log file must be closed (the process has exited).
 func (p *process) cleanupFiles() {
 	if p.ownDir != "" {
 		_ = os.RemoveAll(p.ownDir)
@@ -264,58 +259,8 @@ func (p *process) cleanupFiles() {
 
 // logTail returns the last few KiB of the log.
 func (p *process) logTail() string {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
+	if t := p.LogTail(logTailBytes); t != "" {
+		return t
 	}
-	if len(b) > logTailBytes {
-		b = b[len(b)-logTailBytes:]
-		if i := bytes.IndexByte(b, '\n'); i >= 0 {
-			b = b[i+1:]
-		}
-	}
-	if len(b) == 0 {
-		return "(empty)"
-	}
-	return string(b)
-}
-
-// readyWatcher copies the child's stdout to the log and reports the port of
-// the first line matching re.
-type readyWatcher struct {
-	out  io.Writer
-	re   *regexp.Regexp
-	ch   chan<- int
-	mu   sync.Mutex
-	buf  []byte
-	done bool
-}
-
-func (w *readyWatcher) Write(b []byte) (int, error) {
-	n, err := w.out.Write(b)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.done {
-		return n, err
-	}
-	w.buf = append(w.buf, b...)
-	for {
-		i := bytes.IndexByte(w.buf, '\n')
-		if i < 0 {
-			break
-		}
-		line := w.buf[:i]
-		w.buf = w.buf[i+1:]
-		if m := w.re.FindSubmatch(line); m != nil {
-			if port, perr := strconv.Atoi(string(m[1])); perr == nil {
-				w.ch <- port
-				w.done, w.buf = true, nil
-				break
-			}
-		}
-	}
-	if len(w.buf) > 64<<10 { // a runaway line without newline
-		w.buf = nil
-	}
-	return n, err
+	return "(empty)"
 }

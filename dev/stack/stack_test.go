@@ -9,8 +9,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/profileflow/profileflow/dev/proc"
 	"time"
 )
 
@@ -23,10 +24,7 @@ func portAnswers(port int) bool {
 	return true
 }
 
-func pidAlive(pid int) bool {
-	err := syscall.Kill(pid, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
-}
+func pidAlive(pid int) bool { return proc.Alive(pid) }
 
 func httpGet(t *testing.T, url string) (*http.Response, []byte) {
 	t.Helper()
@@ -149,36 +147,60 @@ func TestCosmosFixedPort(t *testing.T) {
 	}
 }
 
-// A start failure names the cause and carries the log tail.
-func TestStartFailureIncludesLogTail(t *testing.T) {
+// A fixed port that is taken is refused before anything starts, with an
+// error naming the service and the address, and no child left running.
+func TestBusyFixedPortIsNamed(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
 	busy := l.Addr().(*net.TCPAddr).Port
+	addr := "127.0.0.1:" + strconv.Itoa(busy)
 
-	for name, startFn := range map[string]func() error{
-		"cosmos": func() error {
+	for _, tt := range []struct {
+		service string
+		start   func() error
+	}{
+		{"Cosmos DB stand-in", func() error {
 			_, err := StartCosmos(context.Background(), CosmosOptions{Port: busy})
 			return err
-		},
-		"azurite": func() error {
+		}},
+		{"Azurite blob", func() error {
 			_, err := StartAzurite(context.Background(), AzuriteOptions{Port: busy})
 			return err
-		},
+		}},
 	} {
-		t.Run(name, func(t *testing.T) {
-			err := startFn()
-			if err == nil {
-				t.Fatalf("started on busy port %d", busy)
+		t.Run(tt.service, func(t *testing.T) {
+			err := tt.start()
+			var pe *PortInUseError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v, want a *PortInUseError", err)
 			}
-			for _, want := range []string{"did not start", "EADDRINUSE"} {
-				if !strings.Contains(err.Error(), want) {
-					t.Errorf("error lacks %q:\n%v", want, err)
-				}
+			if pe.Service != tt.service || pe.Addr != addr {
+				t.Errorf("PortInUseError = %+v, want service %q addr %s", pe, tt.service, addr)
+			}
+			if want := tt.service + " port " + addr + " is in use"; err.Error() != want {
+				t.Errorf("message = %q, want %q", err, want)
 			}
 		})
+	}
+}
+
+// A stand-in that exits before it is ready fails with the cause and the
+// tail of its log.
+func TestStartFailureIncludesLogTail(t *testing.T) {
+	_, err := start(context.Background(), spec{
+		name: "cosmos", service: "Cosmos DB stand-in", script: "dev/cosmos-emu.js",
+		args: []string{"--no-such-flag"}, ready: cosmosReady,
+	})
+	if err == nil {
+		t.Fatal("started with an unknown flag")
+	}
+	for _, want := range []string{"cosmos did not start", "exit status 2", `unknown argument "--no-such-flag"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }
 
@@ -200,41 +222,5 @@ func TestHelpersRegisterCleanup(t *testing.T) {
 	})
 	if port == 0 || portAnswers(port) {
 		t.Errorf("CosmosT instance on port %d not stopped after its test", port)
-	}
-}
-
-func TestReadyWatcher(t *testing.T) {
-	tests := []struct {
-		name   string
-		chunks []string
-		want   int // 0 = no match
-	}{
-		{"one line", []string{"cosmos-emu ready http://127.0.0.1:4321/\n"}, 4321},
-		{"split", []string{"noise\ncosmos-emu rea", "dy http://127.0.0.1:77/\n"}, 77},
-		{"no newline yet", []string{"cosmos-emu ready http://127.0.0.1:77/"}, 0},
-		{"other text", []string{"Ready to accept HTTP connections at 127.0.0.1:9\n"}, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			ch := make(chan int, 1)
-			var sb strings.Builder
-			w := &readyWatcher{out: &sb, re: cosmosReady, ch: ch}
-			for _, c := range tt.chunks {
-				if _, err := w.Write([]byte(c)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			got := 0
-			select {
-			case got = <-ch:
-			default:
-			}
-			if got != tt.want {
-				t.Errorf("port = %d, want %d", got, tt.want)
-			}
-			if sb.String() != strings.Join(tt.chunks, "") {
-				t.Errorf("log copy = %q", sb.String())
-			}
-		})
 	}
 }

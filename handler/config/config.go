@@ -48,6 +48,8 @@ var Settings = []Setting{
 	{Name: "TWILIO_TIMEOUT", Default: "10s", Doc: "timeout of each Twilio HTTP call"},
 	{Name: "MFA_TOKEN_KEY", Required: true, Secret: true, Doc: "base64 HMAC key (≥ 32 bytes) signing MFA tokens (Key Vault reference in Azure)"},
 	{Name: "MFA_TOKEN_TTL", Default: "10m", Doc: "lifetime of an MFA token (at most 10m)"},
+	{Name: "MFA_MAX_SENDS_PER_HOUR", Default: "5", Doc: "SMS codes one profile may request per rolling hour, on top of Twilio's own limits (whole number ≥ 1); local runs use a higher value"},
+	{Name: "MFA_MAX_FAILED_CHECKS", Default: "10", Doc: "wrong codes one profile may enter per rolling 24 hours before SMS verification locks (whole number ≥ 1)"},
 
 	{Name: "WORKFLOW_DEFINITION", Default: "workflows/profile-update.bpmn", Doc: "BPMN file of the profile-update process, relative to the app root (make package copies workflows/ there)"},
 
@@ -137,6 +139,18 @@ func (c *Config) Int(name string) (int, error) {
 	n, err := strconv.Atoi(v)
 	if err != nil {
 		return 0, fmt.Errorf("setting %s: %q is not an integer", name, v)
+	}
+	return n, nil
+}
+
+// PositiveInt parses a whole-number setting that must be at least 1.
+func (c *Config) PositiveInt(name string) (int, error) {
+	n, err := c.Int(name)
+	if err != nil {
+		return 0, err
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("setting %s: %q must be a whole number of at least 1", name, c.String(name))
 	}
 	return n, nil
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/profileflow/profileflow/dev/testlog"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,8 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profileflow/profileflow/dev/artifact"
 	"github.com/profileflow/profileflow/dev/local"
 	"github.com/profileflow/profileflow/dev/stack"
+	"github.com/profileflow/profileflow/dev/testlog"
 )
 
 var sys *local.System
@@ -42,7 +43,7 @@ func run(m *testing.M) int {
 	}
 	defer os.RemoveAll(tmp)
 	app := filepath.Join(tmp, "app")
-	if err := local.Package(root, app, ""); err != nil {
+	if err := artifact.Build(root, app, ""); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: package:", err)
 		return 1
 	}
@@ -55,6 +56,9 @@ func run(m *testing.M) int {
 		HandlerOutput: &handlerLog,
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Seed:          true,
+		// The local settings allow many SMS an hour for walking the flow by
+		// hand; these tests check the production limits.
+		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "5", "MFA_MAX_FAILED_CHECKS": "10"},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: local system did not start:", err)

@@ -1,6 +1,7 @@
 package mfa
 
 import (
+	"fmt"
 	"slices"
 	"time"
 
@@ -17,7 +18,9 @@ type Policy struct {
 	MaxChecksPerChallenge int           // checks of one challenge (5, like Twilio)
 }
 
-// DefaultPolicy is the production policy.
+// DefaultPolicy is the production policy. The settings
+// MFA_MAX_SENDS_PER_HOUR and MFA_MAX_FAILED_CHECKS (handler/config) replace
+// MaxSendsPerWindow and MaxFailuresPerWindow; their defaults are these.
 var DefaultPolicy = Policy{
 	ChallengeTTL:          10 * time.Minute,
 	MaxSendsPerWindow:     5,
@@ -65,6 +68,18 @@ func (p Policy) sendBlockedFor(l Limits, now time.Time) time.Duration {
 	}
 	i := len(l.Sends) - p.MaxSendsPerWindow
 	return ceilSecond(l.Sends[i].Add(p.SendWindow).Sub(now))
+}
+
+// windowName names a window in messages: "hour" for 1h, "24 hours" for 24h,
+// else the duration (e.g. "30m0s").
+func windowName(d time.Duration) string {
+	switch {
+	case d == time.Hour:
+		return "hour"
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	}
+	return d.String()
 }
 
 func ceilSecond(d time.Duration) time.Duration {

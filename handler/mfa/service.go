@@ -3,6 +3,7 @@ package mfa
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -126,7 +127,8 @@ func (s *Service) Challenge(ctx context.Context, p domain.Principal, prof domain
 		}
 		if d := s.policy.sendBlockedFor(*l, now); d > 0 {
 			return &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
-				Msg: "too many SMS codes requested for this profile (at most 5 per hour); try again later"}
+				Msg: fmt.Sprintf("too many SMS codes requested for this profile (at most %d per %s); try again later",
+					s.policy.MaxSendsPerWindow, windowName(s.policy.SendWindow))}
 		}
 		l.Sends = append(l.Sends, now)
 		reserved = now

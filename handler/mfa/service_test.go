@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -213,6 +214,34 @@ func TestChallengeSendLimit(t *testing.T) {
 	e.clk.Add(55 * time.Minute)
 	if _, err := e.svc.Challenge(ctx, alice(), profA()); err != nil {
 		t.Errorf("after the window: %v", err)
+	}
+}
+
+// The send limit is the configured one (MFA_MAX_SENDS_PER_HOUR), and the
+// refusal names it.
+func TestChallengeSendLimitFollowsPolicy(t *testing.T) {
+	for _, max := range []int{2, 7} {
+		e := newEnv(t)
+		policy := mfa.DefaultPolicy
+		policy.MaxSendsPerWindow = max
+		signer, _ := mfa.NewSigner(10*time.Minute, key(0))
+		svc, err := mfa.NewService(mfa.Options{Store: e.store, Verifier: e.ver, Signer: signer, Now: e.clk.Now, Logger: quiet, Policy: &policy})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for i := range max {
+			if _, err := svc.Challenge(ctx, alice(), profA()); err != nil {
+				t.Fatalf("max %d: challenge %d: %v", max, i+1, err)
+			}
+		}
+		_, err = svc.Challenge(ctx, alice(), profA())
+		if kind(err) != domain.KindRateLimited {
+			t.Fatalf("max %d: challenge %d = %v, want rate limited", max, max+1, err)
+		}
+		if want := fmt.Sprintf("at most %d per hour", max); !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
 	}
 }
 

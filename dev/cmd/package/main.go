@@ -1,5 +1,5 @@
-// Command package assembles build/app (host.json + handler + functions/*);
-// it is `make package`.
+// Command package assembles build/app (host.json + handler + functions/* +
+// workflows/); it is `make package`, and with -goarch amd64 -zip, `make dist`.
 package main
 
 import (
@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/profileflow/profileflow/dev/local"
+	"github.com/profileflow/profileflow/dev/artifact"
 	"github.com/profileflow/profileflow/dev/stack"
 )
 
@@ -18,10 +18,10 @@ func main() {
 	flag.Parse()
 	root, err := stack.RepoRoot()
 	if err == nil {
-		err = local.Package(root, *out, *goarch)
+		err = artifact.Build(root, *out, *goarch)
 	}
 	if err == nil && *zipOut != "" {
-		err = local.Zip(*out, *zipOut)
+		err = artifact.Zip(*out, *zipOut)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "package:", err)

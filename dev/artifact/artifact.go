@@ -1,4 +1,9 @@
-package local
+// Package artifact assembles the function app folder the Functions host runs
+// and deployment publishes: host.json, the handler binary, every function
+// folder and the BPMN definitions; Zip packs it for zip deployment.
+// `make package` (this machine, for local runs and tests) and `make dist`
+// (linux/amd64, the Azure artifact) call it through dev/cmd/package.
+package artifact
 
 import (
 	"archive/zip"
@@ -10,12 +15,13 @@ import (
 	"runtime"
 )
 
-// Package assembles the app folder: host.json, the handler binary (static,
-// linux/goarch; "" = this machine's architecture, for local runs) and every
-// functions/* folder plus workflows/ — what the Functions host discovers and
-// `func start --script-root <dir>` runs. `make package`, `make dist`
-// (linux/amd64, the Azure artifact) and the end-to-end tests use it.
-func Package(root, dir, goarch string) error {
+// Build replaces dir with the app folder built from the repository at root:
+// host.json, the handler binary (static, linux/goarch; "" = this machine's
+// architecture, for local runs) and every functions/* folder plus
+// workflows/ — what the Functions host discovers and
+// `func start --script-root <dir>` runs. It fails with the compiler's output
+// when ./handler does not build.
+func Build(root, dir, goarch string) error {
 	if goarch == "" {
 		goarch = runtime.GOARCH
 	}
