@@ -97,6 +97,14 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body [
 	if len(body) > 0 {
 		rd = bytes.NewReader(body)
 	}
+	// The host copies every request header onto its forwarded request,
+	// Transfer-Encoding included, but streams a body only with
+	// Content-Length > 0: a chunked request reaches the handler as a
+	// chunked request with an empty body.
+	droppedChunked := !proxy && len(body) == 0 && r.ContentLength < 0
+	if droppedChunked {
+		rd = bytes.NewReader(nil)
+	}
 	out, err := http.NewRequestWithContext(r.Context(), r.Method, target, rd)
 	if err != nil {
 		http.Error(w, "bad request", http.StatusBadRequest)
@@ -112,6 +120,10 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body [
 		out.Header.Del("Content-Type")
 	}
 	out.ContentLength = int64(len(body))
+	if droppedChunked {
+		out.ContentLength = -1
+		out.TransferEncoding = []string{"chunked"}
+	}
 	out.Host = r.Host
 	out.Header.Set("X-Azure-Functions-HostVersion", HostVersion)
 	out.Header.Set("X-Azure-Functions-InvocationId", id)

@@ -221,6 +221,27 @@ func TestForwarding(t *testing.T) {
 		if resp.StatusCode != http.StatusCreated || e.Body != "" {
 			t.Errorf("status %d body %q, want the body dropped", resp.StatusCode, e.Body)
 		}
+		// The host copies every request header, Transfer-Encoding too, so
+		// the handler sees a chunked request with an empty body — which is
+		// how it can tell the client to send Content-Length.
+		if len(e.TransferEncoding) != 1 || e.TransferEncoding[0] != "chunked" || e.ContentLength != -1 {
+			t.Errorf("handler saw Transfer-Encoding %v, Content-Length %d; want chunked, -1", e.TransferEncoding, e.ContentLength)
+		}
+	})
+
+	t.Run("empty body with Content-Length 0 stays a known length", func(t *testing.T) {
+		req, _ := http.NewRequest("POST", h.URL()+"/api/items/7", strings.NewReader(""))
+		req.ContentLength = 0
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var e echo
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		if len(e.TransferEncoding) != 0 || e.ContentLength != 0 {
+			t.Errorf("handler saw Transfer-Encoding %v, Content-Length %d; want none, 0", e.TransferEncoding, e.ContentLength)
+		}
 	})
 
 	t.Run("redirect not followed", func(t *testing.T) {

@@ -73,9 +73,12 @@ type echo struct {
 	Query   string              `json:"query"`
 	Host    string              `json:"host"`
 	Headers map[string][]string `json:"headers"`
-	Body    string              `json:"body"`
-	Env     map[string]string   `json:"env"`
-	Cwd     string              `json:"cwd"`
+	// TransferEncoding and ContentLength are as the handler's server read them.
+	TransferEncoding []string          `json:"transferEncoding"`
+	ContentLength    int64             `json:"contentLength"`
+	Body             string            `json:"body"`
+	Env              map[string]string `json:"env"`
+	Cwd              string            `json:"cwd"`
 }
 
 func testHandler(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +100,7 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Echo", "yes")
 		w.WriteHeader(http.StatusCreated)
 		_ = json.NewEncoder(w).Encode(echo{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host,
-			Headers: r.Header, Body: string(body), Env: env, Cwd: cwd})
+			Headers: r.Header, TransferEncoding: r.TransferEncoding, ContentLength: r.ContentLength, Body: string(body), Env: env, Cwd: cwd})
 	case r.Method == http.MethodPost:
 		name := strings.TrimPrefix(r.URL.Path, "/")
 		rec, _ := json.Marshal(map[string]any{"headers": r.Header, "body": json.RawMessage(body)})
