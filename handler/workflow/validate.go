@@ -7,8 +7,8 @@ import "fmt"
 // attached to a userTask (an interrupting one with an outgoing flow);
 // pf:distinctFrom naming userTasks; exclusive gateways whose default flow is
 // one of their own, unconditioned, and whose other flows all have
-// conditions; every element but the start reachable by an incoming flow and
-// every element but an end with an outgoing one.
+// conditions; an incoming flow on every element but the start and an
+// outgoing flow on every element but an end.
 func (b *builder) validate() error {
 	d := b.def
 	errAt := func(e *Element, format string, args ...any) error {
