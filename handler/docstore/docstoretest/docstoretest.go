@@ -28,7 +28,12 @@ type Case struct {
 // Run runs every case of Cases as a subtest, each against a fresh, empty
 // container from newDocs. It returns the number of cases run.
 func Run(t *testing.T, newDocs func(t *testing.T) docstore.Docs) int {
-	cs := Cases()
+	return RunCases(t, Cases(), newDocs)
+}
+
+// RunCases runs cs as subtests, each against a fresh, empty container from
+// newDocs with a one-minute deadline. It returns len(cs).
+func RunCases(t *testing.T, cs []Case, newDocs func(t *testing.T) docstore.Docs) int {
 	for _, c := range cs {
 		t.Run(c.Name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/profileflow/profileflow/handler/docstore"
+	"github.com/profileflow/profileflow/handler/docstore/docstoretest"
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/idempotency"
 	"github.com/profileflow/profileflow/handler/mfa"
@@ -24,23 +25,12 @@ import (
 )
 
 // Case is one contract case; it gets an empty container.
-type Case struct {
-	Name string
-	Run  func(t *testing.T, ctx context.Context, d docstore.Docs)
-}
+type Case = docstoretest.Case
 
 // Run runs every case of Cases as a subtest, each against a fresh, empty
 // container from newDocs. It returns the number of cases run.
 func Run(t *testing.T, newDocs func(t *testing.T) docstore.Docs) int {
-	cs := Cases()
-	for _, c := range cs {
-		t.Run(c.Name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			c.Run(t, ctx, newDocs(t))
-		})
-	}
-	return len(cs)
+	return docstoretest.RunCases(t, Cases(), newDocs)
 }
 
 // wantErr fails unless err is a *domain.Error of kind k with message msg
@@ -65,23 +55,23 @@ func raw(t *testing.T, ctx context.Context, d docstore.Docs, id string) map[stri
 // Cases returns the contract table.
 func Cases() []Case {
 	return []Case{
-		{"profiles: create, read, replace, stale and missing", profiles},
-		{"profiles: ids no document can have are not found", func(t *testing.T, ctx context.Context, d docstore.Docs) {
+		{Name: "profiles: create, read, replace, stale and missing", Run: profiles},
+		{Name: "profiles: ids no document can have are not found", Run: func(t *testing.T, ctx context.Context, d docstore.Docs) {
 			s := stores.NewProfiles(d)
 			for _, id := range []string{"9999", "a/b", "", "Müller"} {
 				_, err := s.GetProfile(ctx, id)
 				wantErr(t, fmt.Sprintf("GetProfile %q", id), err, domain.KindNotFound, "profile not found")
 			}
 		}},
-		{"requests: create, read, replace, stale and missing", requests},
-		{"locks: create, read, replace, stale and missing", locks},
-		{"requests needing attention: filter, exact time bound, limit", needingAttention},
-		{"mfa: challenges", mfaChallenges},
-		{"mfa: limits create, replace and races are stale", mfaLimits},
-		{"mfa: token uses are recorded once", mfaTokenUses},
-		{"uploads: create, read, ttl, duplicate and missing", uploads},
-		{"idempotency: records", idemRecords},
-		{"idempotency: keys begin, replay, refuse and abandon", idemKeys},
+		{Name: "requests: create, read, replace, stale and missing", Run: requests},
+		{Name: "locks: create, read, replace, stale and missing", Run: locks},
+		{Name: "requests needing attention: filter, exact time bound, limit", Run: needingAttention},
+		{Name: "mfa: challenges", Run: mfaChallenges},
+		{Name: "mfa: limits create, replace and races are stale", Run: mfaLimits},
+		{Name: "mfa: token uses are recorded once", Run: mfaTokenUses},
+		{Name: "uploads: create, read, ttl, duplicate and missing", Run: uploads},
+		{Name: "idempotency: records", Run: idemRecords},
+		{Name: "idempotency: keys begin, replay, refuse and abandon", Run: idemKeys},
 	}
 }
 
