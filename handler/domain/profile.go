@@ -23,6 +23,11 @@ type Profile struct {
 	ETag string `json:"-"`
 }
 
+// ProfileReader is the read side of ProfileStore.
+type ProfileReader interface {
+	GetProfile(ctx context.Context, id string) (Profile, error)
+}
+
 // ProfileStore is the port for profiles. Implementations translate their
 // errors to domain kinds: a missing profile is KindNotFound, a duplicate
 // create KindConflict, an ETag mismatch KindStale, throttling or
@@ -34,6 +39,23 @@ type ProfileStore interface {
 	// ReplaceProfile writes p if the stored ETag still equals p.ETag
 	// (KindStale otherwise) and returns it with the new ETag.
 	ReplaceProfile(ctx context.Context, p Profile) (Profile, error)
+}
+
+// OwnedProfile loads the profile id from profiles and checks that p owns
+// it: KindInvalid for an id ValidateProfileID refuses, the store's
+// KindNotFound for an unknown one, KindForbidden for another user's.
+func OwnedProfile(ctx context.Context, profiles ProfileReader, p Principal, id string) (Profile, error) {
+	if err := ValidateProfileID(id); err != nil {
+		return Profile{}, err
+	}
+	prof, err := profiles.GetProfile(ctx, id)
+	if err != nil {
+		return Profile{}, err
+	}
+	if prof.Owner != p.Subject {
+		return Profile{}, E(KindForbidden, "profile %s belongs to another user", id)
+	}
+	return prof, nil
 }
 
 // Principal is the authenticated caller, from a validated bearer token.

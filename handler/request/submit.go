@@ -28,11 +28,6 @@ const (
 
 // The ports the PATCH use case needs, declared here where they are used.
 
-// ProfileReader reads a profile (KindNotFound when unknown).
-type ProfileReader interface {
-	GetProfile(ctx context.Context, id string) (domain.Profile, error)
-}
-
 // TokenChecker is the MFA token check (*mfa.Service): Check validates a
 // token for a change of profileID by p without spending it (KindUnauthorized
 // when invalid or expired, KindForbidden when bound to another subject or
@@ -130,7 +125,7 @@ type submitted struct {
 
 // SubmitterDeps are the Submitter's collaborators; all are required.
 type SubmitterDeps struct {
-	Profiles    ProfileReader
+	Profiles    domain.ProfileReader
 	MFA         TokenChecker
 	Uploads     CommittedUploads
 	Attachments AttachmentSink
@@ -288,19 +283,9 @@ func replayed(rec idempotency.Record) (SubmitResult, error) {
 	return SubmitResult{Status: sub.Status, RequestID: strings.TrimPrefix(sub.Request, "/api/v1/requests/"), Replayed: true}, nil
 }
 
-// ownedProfile loads a profile and checks that p owns it.
+// ownedProfile loads a profile and checks that p owns it (domain.OwnedProfile).
 func (s *Submitter) ownedProfile(ctx context.Context, p domain.Principal, id string) (domain.Profile, error) {
-	if err := domain.ValidateProfileID(id); err != nil {
-		return domain.Profile{}, err
-	}
-	prof, err := s.d.Profiles.GetProfile(ctx, id)
-	if err != nil {
-		return domain.Profile{}, err
-	}
-	if prof.Owner != p.Subject {
-		return domain.Profile{}, domain.E(domain.KindForbidden, "profile %s belongs to another user", id)
-	}
-	return prof, nil
+	return domain.OwnedProfile(ctx, s.d.Profiles, p, id)
 }
 
 // formFiles stores the files of one form and remembers them, so that they

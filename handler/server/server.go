@@ -225,17 +225,7 @@ func (s *Server) trigger(tr trigger) http.Handler {
 	})
 }
 
-// ownedProfile loads a profile and checks that p owns it.
+// ownedProfile loads a profile and checks that p owns it (domain.OwnedProfile).
 func (s *Server) ownedProfile(ctx context.Context, p domain.Principal, id string) (domain.Profile, error) {
-	if err := domain.ValidateProfileID(id); err != nil {
-		return domain.Profile{}, err
-	}
-	prof, err := s.Profiles.GetProfile(ctx, id)
-	if err != nil {
-		return domain.Profile{}, err
-	}
-	if prof.Owner != p.Subject {
-		return domain.Profile{}, domain.E(domain.KindForbidden, "profile %s belongs to another user", id)
-	}
-	return prof, nil
+	return domain.OwnedProfile(ctx, s.Profiles, p, id)
 }
