@@ -35,7 +35,7 @@ func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		if r.ContentLength == 0 && r.Header.Get("Content-Type") == "" {
-			return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json; the request arrived without a body (a body sent with Transfer-Encoding: chunked is dropped by the Functions host: send it with Content-Length)")
+			return nil, errEmptyBody()
 		}
 		return nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json")
 	}
@@ -47,6 +47,14 @@ func readJSONBody(r *http.Request, limit int64) ([]byte, error) {
 		return nil, domain.E(domain.KindTooLarge, "request body larger than %d bytes", limit)
 	}
 	return body, nil
+}
+
+// errEmptyBody answers a body route that received no body and so no
+// Content-Type either (the Functions host re-adds Content-Type only with a
+// body): 400, since no body is valid there, rather than a 415 that would
+// contradict the Content-Type the client did send.
+func errEmptyBody() error {
+	return domain.E(domain.KindInvalid, "request body is empty: send the JSON body with Content-Type and Content-Length")
 }
 
 // decodeJSON strictly decodes an application/json request body into v.
@@ -91,9 +99,9 @@ func describeJSONError(err error) string {
 	case errors.As(err, &te):
 		field := te.Field
 		if field == "" {
-			return fmt.Sprintf("body must be a JSON %s", friendlyType(te.Type.Kind().String()))
+			return fmt.Sprintf("the JSON body must be %s, not %s", friendlyType(te.Type.Kind().String()), gotValue(te.Value))
 		}
-		return fmt.Sprintf("field %q must be %s, not %s", field, friendlyType(te.Type.Kind().String()), te.Value)
+		return fmt.Sprintf("field %q must be %s, not %s", field, friendlyType(te.Type.Kind().String()), gotValue(te.Value))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
@@ -102,13 +110,30 @@ func describeJSONError(err error) string {
 	return "malformed JSON"
 }
 
+// gotValue names what encoding/json found: the number itself for a
+// number ("number 1.5" → "1.5"), otherwise the JSON kind with its article.
+func gotValue(v string) string {
+	if n, ok := strings.CutPrefix(v, "number "); ok {
+		return n
+	}
+	switch v {
+	case "array", "object":
+		return "an " + v
+	case "bool":
+		return "a boolean"
+	}
+	return "a " + v
+}
+
 func friendlyType(kind string) string {
 	switch kind {
 	case "struct", "map":
 		return "an object"
 	case "slice", "array":
 		return "an array"
-	case "int", "int32", "int64", "uint", "uint32", "uint64", "float64", "float32":
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		return "a whole number in range"
+	case "float64", "float32":
 		return "a number"
 	case "bool":
 		return "a boolean"

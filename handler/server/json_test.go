@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -109,4 +110,23 @@ func FuzzStrictUnmarshal(f *testing.F) {
 			t.Fatalf("body %q accepted as %s (a surrogate half became U+FFFD)", body, out)
 		}
 	})
+}
+
+func TestStrictUnmarshalTypeMessages(t *testing.T) {
+	var v struct {
+		Size int64  `json:"size"`
+		Name string `json:"name"`
+	}
+	for _, tc := range []struct{ body, want string }{
+		{`[1,2]`, "the JSON body must be an object, not an array"},
+		{`{"size":1.5}`, `field "size" must be a whole number in range, not 1.5`},
+		{`{"size":99999999999999999999999}`, `field "size" must be a whole number in range, not 99999999999999999999999`},
+		{`{"name":3}`, `field "name" must be a string, not a number`},
+	} {
+		err := StrictUnmarshal([]byte(tc.body), &v)
+		var de *domain.Error
+		if !errors.As(err, &de) || de.Kind != domain.KindInvalid || de.Msg != tc.want {
+			t.Errorf("%s: %v, want invalid %q", tc.body, err, tc.want)
+		}
+	}
 }

@@ -61,26 +61,33 @@ func TestChunkedBodyAnswers411OnEveryBodyRoute(t *testing.T) {
 	}
 }
 
-// The empty JSON body gets the usual 400, and a request that arrives with
-// neither body nor Content-Type (what the host forwards of a chunked body)
-// is told how to send one.
+// The empty JSON body gets the usual 400, and so does a request that
+// arrives with neither body nor Content-Type (what the host forwards of an
+// empty body: it re-adds Content-Type only with content) — a 415 would
+// contradict the Content-Type the client sent.
 func TestEmptyBodyIsNot411(t *testing.T) {
 	e := newChangeServer(t)
-	for _, path := range []string{"/api/v1/mfa/challenge", "/api/v1/mfa/verify"} {
-		req := httptest.NewRequest("POST", path, http.NoBody)
+	for _, path := range []string{"/api/v1/mfa/challenge", "/api/v1/mfa/verify", "/api/v1/profile/1000/uploads", "/api/v1/profile/1000"} {
+		method := "POST"
+		if path == "/api/v1/profile/1000" {
+			method = "PATCH"
+		}
+		req := httptest.NewRequest(method, path, http.NoBody)
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer user-1000")
+		req.Header.Set(MFATokenHeader, "x")
 		rec := httptest.NewRecorder()
 		e.s.ServeHTTP(rec, req)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "empty") {
-			t.Errorf("%s with Content-Length 0: %d %s, want 400 empty body", path, rec.Code, rec.Body)
+			t.Errorf("%s %s with Content-Length 0: %d %s, want 400 empty body", method, path, rec.Code, rec.Body)
 		}
-		req = httptest.NewRequest("POST", path, http.NoBody)
+		req = httptest.NewRequest(method, path, http.NoBody)
 		req.Header.Set("Authorization", "Bearer user-1000")
+		req.Header.Set(MFATokenHeader, "x")
 		rec = httptest.NewRecorder()
 		e.s.ServeHTTP(rec, req)
-		if rec.Code != http.StatusUnsupportedMediaType || !strings.Contains(rec.Body.String(), "Content-Length") {
-			t.Errorf("%s without body or type: %d %s, want 415 with the Content-Length hint", path, rec.Code, rec.Body)
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "request body is empty: send the JSON body with Content-Type and Content-Length") {
+			t.Errorf("%s %s without body or type: %d %s, want 400 naming Content-Type and Content-Length", method, path, rec.Code, rec.Body)
 		}
 	}
 }

@@ -80,6 +80,9 @@ type changeForm struct {
 
 func (f changeForm) Read(ctx context.Context, put request.PutFile) (request.ChangeInput, []byte, error) {
 	var in request.ChangeInput
+	if f.r.ContentLength == 0 && f.r.Header.Get("Content-Type") == "" {
+		return in, nil, errEmptyBody()
+	}
 	mt, params, err := mime.ParseMediaType(f.r.Header.Get("Content-Type"))
 	if err != nil {
 		return in, nil, domain.E(domain.KindUnsupportedMedia, "Content-Type must be application/json or multipart/form-data")
