@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -143,6 +144,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	s.mux.ServeHTTP(w, r.WithContext(ctx))
+	drainBody(r)
+}
+
+// maxDrain is the most of an unread request body drained after the answer:
+// the Functions host's own limit on request bodies (100 MiB,
+// ScriptConstants.DefaultMaxRequestBodySize), so anything the host forwards
+// is read to its end.
+const maxDrain = 100 << 20
+
+// drainBody reads what the handler left unread of r's body. An answer
+// given before the body was read (413, 400, 401…) would otherwise make
+// net/http close the connection while the host is still sending, and the
+// host would report a reset connection (502) instead of the answer.
+func drainBody(r *http.Request) {
+	if r.Body != nil && r.Body != http.NoBody {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrain))
+	}
 }
 
 func newID() string {
