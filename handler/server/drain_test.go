@@ -15,14 +15,16 @@ func TestEarlyAnswerToALargeBodyArrives(t *testing.T) {
 	e := newChangeServer(t)
 	ts := httptest.NewServer(e.s)
 	defer ts.Close()
-	body := bytes.Repeat([]byte("x"), 70<<20)
+	body := bytes.Repeat([]byte("x"), 20<<20)
 	for _, tc := range []struct {
 		auth string
 		want int
 	}{{"Bearer user-1000", http.StatusRequestEntityTooLarge}, {"", http.StatusUnauthorized}} {
-		for i := range 10 {
+		for i := range 3 {
 			req, _ := http.NewRequest("POST", ts.URL+"/api/v1/mfa/challenge", bytes.NewReader(body))
 			req.Header.Set("Content-Type", "application/json")
+			// As curl sends large bodies; the development host passes it on.
+			req.Header.Set("Expect", "100-continue")
 			if tc.auth != "" {
 				req.Header.Set("Authorization", tc.auth)
 			}
