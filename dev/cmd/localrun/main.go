@@ -111,8 +111,8 @@ func banner(sys *local.System, logDir, token string) string {
 	var b strings.Builder
 	u := sys.URL
 	fmt.Fprintf(&b, "\nprofileflow is running:\n")
-	fmt.Fprintf(&b, "  API                %s/api/v1/…            (development host; handler pid %d)\n", u, sys.Host.HandlerPID())
-	fmt.Fprintf(&b, "  dev endpoints      %s/dev/token  %s/dev/outbox  %s/dev/oidc\n", u, u, u)
+	fmt.Fprintf(&b, "  API                %s/api/v1/…            (development host; handler %s, pid %d)\n", u, sys.Host.HandlerURL(), sys.Host.HandlerPID())
+	fmt.Fprintf(&b, "  dev endpoints      %s/dev/token  %s/dev/outbox  %s/dev/oidc/.well-known/openid-configuration\n", u, u, u)
 	fmt.Fprintf(&b, "  Azurite (blob)     %s  (pid %d)\n", sys.Azurite.BlobURL, sys.Azurite.PID)
 	fmt.Fprintf(&b, "  Cosmos DB          %s  (pid %d)\n", sys.Cosmos.Endpoint, sys.Cosmos.PID)
 	fmt.Fprintf(&b, "  fake Twilio API    %s  (SMS land in /dev/outbox)\n", sys.TwilioURL)

@@ -183,16 +183,42 @@ func TestBannerNamesWhatRuns(t *testing.T) {
 	host := fmt.Sprintf("http://127.0.0.1:%d", p.host)
 	for _, want := range []string{
 		host + "/api/v1/",
-		host + "/dev/token", host + "/dev/outbox", host + "/dev/oidc",
+		host + "/dev/token", host + "/dev/outbox", host + "/dev/oidc/.well-known/openid-configuration",
 		fmt.Sprintf("http://127.0.0.1:%d/devstoreaccount1  (pid %d)", p.azurite, pids[local.ServiceAzurite]),
 		fmt.Sprintf("http://127.0.0.1:%d/  (pid %d)", p.cosmos, pids[local.ServiceCosmos]),
 		fmt.Sprintf("fake Twilio API    http://127.0.0.1:%d", p.twilio),
-		fmt.Sprintf("handler pid %d", pids["handler"]),
+		fmt.Sprintf(", pid %d)", pids["handler"]),
 		"logs               " + logDir,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("banner lacks %q:\n%s", want, out)
 		}
+	}
+	// Every dev endpoint and the handler address printed answer (no 404).
+	checked := 0
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.Contains(line, "dev endpoints") && !strings.Contains(line, "(development host; handler ") {
+			continue
+		}
+		for _, u := range regexp.MustCompile(`http://127\.0\.0\.1:\d+/dev/\S+|handler (http://127\.0\.0\.1:\d+)`).FindAllStringSubmatch(line, -1) {
+			target := u[0]
+			if u[1] != "" {
+				target = u[1] + "/"
+			}
+			checked++
+			resp, err := http.Get(target)
+			if err != nil {
+				t.Errorf("banner address %s: %v", target, err)
+				continue
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusNotFound {
+				t.Errorf("banner address %s answers 404", target)
+			}
+		}
+	}
+	if checked != 4 {
+		t.Errorf("checked %d banner addresses, want 4 (3 dev endpoints + the handler)", checked)
 	}
 	// The printed curl line answers 200 with profile 1000.
 	m := regexp.MustCompile(`Bearer ([^"]+)" (\S+/api/v1/profile/1000)`).FindStringSubmatch(out)
