@@ -30,13 +30,32 @@ type Verifier interface {
 	CheckVerification(ctx context.Context, verificationID, phone, code string) (approved bool, err error)
 }
 
-// Challenge statuses.
+// Challenge statuses. A challenge moves Pending → Approved (the provider
+// approved a code and a token was issued) → Used (the token was consumed),
+// or Pending → Expired (the provider no longer knows the verification and
+// no other check of the challenge is in flight). Approved and Used are
+// final for checks; a check the provider approved settles the challenge as
+// Approved even from Expired, as the provider's approval is the fact.
 const (
 	StatusPending  = "pending"
 	StatusApproved = "approved" // code verified, token issued
 	StatusExpired  = "expired"
 	StatusUsed     = "used" // the token was consumed by an accepted change
 )
+
+// CheckLease is how long a check's in-flight mark (Challenge.Checks) holds
+// off other checks' conclusions: a check still marked after this is taken
+// as abandoned (its instance stopped between reserving and settling). The
+// provider call it covers is bounded by the SMS client's timeout
+// (TWILIO_TIMEOUT, 10 s by default).
+const CheckLease = time.Minute
+
+// CheckInFlight marks a check of a challenge whose provider answer is not
+// settled yet.
+type CheckInFlight struct {
+	ID string    `json:"id"` // random, unique per check
+	At time.Time `json:"at"` // when the check was reserved
+}
 
 // Challenge is one SMS PIN challenge.
 type Challenge struct {
@@ -49,7 +68,11 @@ type Challenge struct {
 	ExpiresAt      time.Time `json:"expiresAt"`
 	Attempts       int       `json:"attempts"`
 	Status         string    `json:"status"`
-	ETag           string    `json:"-"`
+	// Checks are the checks in flight: each is marked (with an attempt)
+	// before the code goes to the provider and unmarked once the provider's
+	// answer is settled. A mark older than CheckLease counts as abandoned.
+	Checks []CheckInFlight `json:"checksInFlight,omitempty"`
+	ETag   string          `json:"-"`
 }
 
 // Limits are the per-profile counters behind our own limits. Both lists hold

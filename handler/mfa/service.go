@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,8 @@ type Service struct {
 	policy   Policy
 	now      func() time.Time
 	log      *slog.Logger
+	// settleWait bounds untilSettled's wait for other checks in flight.
+	settleWait time.Duration
 }
 
 // Options configure a Service. Store, Verifier and Signer are required.
@@ -38,7 +41,8 @@ func NewService(o Options) (*Service, error) {
 	if o.Store == nil || o.Verifier == nil || o.Signer == nil {
 		return nil, errors.New("mfa: Store, Verifier and Signer are required")
 	}
-	s := &Service{store: o.Store, verifier: o.Verifier, signer: o.Signer, policy: DefaultPolicy, now: o.Now, log: o.Logger}
+	s := &Service{store: o.Store, verifier: o.Verifier, signer: o.Signer, policy: DefaultPolicy, now: o.Now, log: o.Logger,
+		settleWait: defaultSettleWait}
 	if o.Policy != nil {
 		s.policy = *o.Policy
 	}
@@ -214,18 +218,115 @@ func (s *Service) releaseSlot(ctx context.Context, profileID string, at time.Tim
 	}
 }
 
-// releaseAttempt gives back a check reserved on a challenge that never
-// reached the provider (best effort).
-func (s *Service) releaseAttempt(ctx context.Context, id string) {
-	_ = docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
+// updateChallenge runs fn over the fresh challenge id and, when fn asks
+// for it, writes it back with an ETag check, retrying lost races with
+// docstore.Retry (which gives up with KindTransient "the challenge is busy;
+// retry shortly"). fn's error is returned after the write it asked for, if
+// any (nothing is written when that write fails). It returns the challenge
+// as last read or written. A missing challenge is the store's KindNotFound.
+func (s *Service) updateChallenge(ctx context.Context, id string, fn func(c *Challenge, now time.Time) (write bool, err error)) (Challenge, error) {
+	var out Challenge
+	err := docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
 		c, err := s.store.GetChallenge(ctx, id)
-		if err != nil || c.Attempts == 0 {
-			return nil
+		if err != nil {
+			return err
 		}
-		c.Attempts--
-		_, err = s.store.ReplaceChallenge(ctx, c)
-		return err
+		write, ferr := fn(&c, s.now().UTC())
+		if write {
+			if c, err = s.store.ReplaceChallenge(ctx, c); err != nil {
+				return err
+			}
+		}
+		out = c
+		return ferr
 	})
+	return out, err
+}
+
+// errInFlight is returned by an untilSettled step whose answer depends on
+// other checks of the challenge still in flight.
+var errInFlight = errors.New("mfa: other checks of the challenge are in flight")
+
+// untilSettled runs step through updateChallenge until it returns anything
+// but errInFlight, pausing (1 ms doubling to 100 ms) between tries. When
+// s.settleWait (3 s) has passed, or ctx is done, it gives up with
+// KindTransient "another check of this code is still in progress; retry
+// shortly" (Retry-After 1 s). Store operations use sctx, the waiting ctx.
+func (s *Service) untilSettled(ctx, sctx context.Context, id string, step func(c *Challenge, now time.Time) (bool, error)) (Challenge, error) {
+	deadline := time.NewTimer(s.settleWait)
+	defer deadline.Stop()
+	pause := time.Millisecond
+	for {
+		c, err := s.updateChallenge(sctx, id, step)
+		if !errors.Is(err, errInFlight) {
+			return c, err
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+		select {
+		case <-deadline.C:
+			s.log.WarnContext(ctx, "mfa: gave up waiting for a check in flight", "challengeId", id)
+			return c, &domain.Error{Kind: domain.KindTransient, RetryAfter: time.Second,
+				Msg: "another check of this code is still in progress; retry shortly"}
+		case <-ctx.Done():
+			return c, domain.Wrap(domain.KindTransient, ctx.Err(), "the request was canceled")
+		case <-time.After(pause):
+		}
+	}
+}
+
+// inFlight counts the challenge's checks in flight, abandoned ones
+// (marked more than CheckLease ago) aside.
+func inFlight(c *Challenge, now time.Time) int {
+	n := 0
+	for _, m := range c.Checks {
+		if now.Sub(m.At) < CheckLease {
+			n++
+		}
+	}
+	return n
+}
+
+// removeCheck unmarks the check id and drops abandoned marks; it reports
+// whether the challenge changed.
+func removeCheck(c *Challenge, id string, now time.Time) bool {
+	kept := c.Checks[:0:0]
+	for _, m := range c.Checks {
+		if m.ID != id && now.Sub(m.At) < CheckLease {
+			kept = append(kept, m)
+		}
+	}
+	changed := len(kept) != len(c.Checks)
+	if len(kept) == 0 {
+		kept = nil
+	}
+	c.Checks = kept
+	return changed
+}
+
+// releaseAttempt gives back a check (marked mark) whose code no provider
+// checked: its attempt and its mark, together, so that running it twice
+// gives back one attempt (best effort).
+func (s *Service) releaseAttempt(ctx context.Context, id, mark string) {
+	if _, err := s.updateChallenge(ctx, id, func(c *Challenge, now time.Time) (bool, error) {
+		mine := slices.ContainsFunc(c.Checks, func(m CheckInFlight) bool { return m.ID == mark })
+		changed := removeCheck(c, mark, now)
+		if mine && c.Attempts > 0 {
+			c.Attempts--
+		}
+		return changed, nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "mfa: releasing a challenge attempt failed", "challengeId", id, "err", err)
+	}
+}
+
+// settleCheck unmarks a check the provider answered (best effort: a mark
+// left behind lapses after CheckLease).
+func (s *Service) settleCheck(ctx context.Context, id, mark string) {
+	if _, err := s.updateChallenge(ctx, id, func(c *Challenge, now time.Time) (bool, error) {
+		return removeCheck(c, mark, now), nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "mfa: settling a check failed", "challengeId", id, "err", err)
+	}
 }
 
 var (
@@ -237,7 +338,41 @@ func challengeNotFound() error {
 	return domain.E(domain.KindNotFound, "challenge not found")
 }
 
+// alreadyVerified answers a check of a challenge whose code the provider
+// approved for another check (earlier, or concurrently: a double submit).
+func alreadyVerified() error {
+	return domain.E(domain.KindConflict, "this code was already used to verify; request a new code for another change")
+}
+
+// Timing of the settlement of a check.
+const (
+	// settleTimeout bounds the store writes that record the provider's
+	// answer; they run even if the caller has gone, so that an approval the
+	// provider made is not lost to a cancelled request.
+	settleTimeout = 10 * time.Second
+	// defaultSettleWait bounds how long a check waits for other checks of
+	// the same challenge in flight when its answer depends on theirs. The
+	// usual case is the check the provider approved, which has only its
+	// store writes left.
+	defaultSettleWait = 3 * time.Second
+)
+
 // Verify checks code for the caller's challenge and returns an MFA token.
+//
+// The provider approves a verification once and forgets it then (Twilio
+// answers 20404 to any later check), so of concurrent checks of the right
+// code exactly one gets the token and the others KindConflict "this code
+// was already used to verify".
+//
+// Errors: KindInvalid for a malformed id or code; KindNotFound for an
+// unknown challenge or another user's; KindConflict once the challenge was
+// approved; KindGone when the challenge or the provider's verification
+// expired; KindUnauthorized for a wrong code (details.attemptsLeft);
+// KindRateLimited for our limits and the provider's (a check the provider
+// refused without checking the code, KindInvalid or KindRateLimited, gives
+// its attempt back); KindTransient when the provider or the store is
+// unavailable or busy, or when the answer depends on another check of the
+// challenge that is still in flight after 3 s.
 func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, code string) (TokenResult, error) {
 	if challengeID == "" || code == "" {
 		return TokenResult{}, domain.E(domain.KindInvalid, "challengeId and code are required")
@@ -248,48 +383,53 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 	if !codePattern.MatchString(code) {
 		return TokenResult{}, domain.E(domain.KindInvalid, "code must be the digits of the SMS code")
 	}
+	mark, err := randomID()
+	if err != nil {
+		return TokenResult{}, domain.Wrap(domain.KindInternal, err, "could not check the code")
+	}
 
-	// Reserve one check of the challenge (ETag-checked) before asking the provider.
-	var c Challenge
-	err := docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
-		var err error
-		c, err = s.store.GetChallenge(ctx, challengeID)
-		if domain.Is(err, domain.KindNotFound) {
-			return challengeNotFound()
-		}
-		if err != nil {
-			return err
-		}
+	// Reserve one check of the challenge (ETag-checked) before asking the
+	// provider: an attempt, and a mark that keeps concurrent checks from
+	// concluding anything this check's answer may still change.
+	c, err := s.untilSettled(ctx, ctx, challengeID, func(c *Challenge, now time.Time) (bool, error) {
 		if c.Subject != p.Subject || p.Subject == "" {
 			// Do not reveal that another user's challenge exists.
-			return challengeNotFound()
+			return false, challengeNotFound()
 		}
-		now := s.now().UTC()
 		switch {
 		case c.Status == StatusApproved || c.Status == StatusUsed:
-			return domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
+			return false, alreadyVerified()
 		case c.Status == StatusExpired || !now.Before(c.ExpiresAt):
-			return domain.E(domain.KindGone, "the code has expired; request a new code")
+			return false, domain.E(domain.KindGone, "the code has expired; request a new code")
 		}
 		lim, err := s.store.GetLimits(ctx, c.ProfileID)
 		if err != nil && !domain.Is(err, domain.KindNotFound) {
-			return err
+			return false, err
 		}
 		s.policy.prune(&lim, now)
 		if d := s.policy.lockedFor(lim, now); d > 0 {
-			return lockedError(d)
+			return false, lockedError(d)
 		}
 		if c.Attempts >= s.policy.MaxChecksPerChallenge {
+			if inFlight(c, now) > 0 {
+				// One of those may be approved (then this is a conflict) or
+				// refused by the provider (then its attempt comes back).
+				return false, errInFlight
+			}
 			// Retry-After: when a new challenge may be requested.
 			d := max(s.policy.sendBlockedFor(lim, now), time.Second)
-			return &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
+			return false, &domain.Error{Kind: domain.KindRateLimited, RetryAfter: d,
 				Msg:     "too many wrong codes for this challenge; request a new code",
 				Details: map[string]any{"attemptsLeft": 0}}
 		}
 		c.Attempts++
-		c, err = s.store.ReplaceChallenge(ctx, c)
-		return err
+		removeCheck(c, mark, now) // drops abandoned marks
+		c.Checks = append(c.Checks, CheckInFlight{ID: mark, At: now})
+		return true, nil
 	})
+	if domain.Is(err, domain.KindNotFound) {
+		return TokenResult{}, challengeNotFound()
+	}
 	if err != nil {
 		return TokenResult{}, err
 	}
@@ -300,49 +440,45 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 	slot, lim, err := s.reserveFailure(ctx, c.ProfileID)
 	if err != nil {
 		// The code never reached the provider: the challenge keeps its attempt.
-		s.releaseAttempt(ctx, c.ID)
+		s.releaseAttempt(ctx, c.ID, mark)
 		if domain.Is(err, domain.KindRateLimited) {
 			s.log.WarnContext(ctx, "mfa: check refused, profile locked after failed codes", "profileId", c.ProfileID)
 		}
 		return TokenResult{}, err
 	}
 
+	profileID := c.ProfileID
 	approved, err := s.verifier.CheckVerification(ctx, c.VerificationID, c.Phone, code)
+	// The provider has answered: record its answer even if the caller has gone.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
 	if err != nil {
 		// No wrong code was established (provider down, throttled, or the
-		// verification is gone): give the failed-check slot back. The
-		// challenge's attempt stays used, as the provider may have counted it.
-		s.releaseFailure(ctx, c.ProfileID, slot)
-		if domain.Is(err, domain.KindGone) {
-			s.setStatus(ctx, c.ID, StatusPending, StatusExpired)
-		}
+		// verification is gone): give the failed-check slot back.
+		s.releaseFailure(sctx, profileID, slot)
 		s.log.WarnContext(ctx, "mfa: checking SMS code failed", "challengeId", c.ID, "kind", domain.KindOf(err).String(), "err", err)
-		return TokenResult{}, err
+		return TokenResult{}, s.checkFailed(ctx, sctx, c.ID, mark, err)
 	}
 	if !approved {
+		s.settleCheck(sctx, c.ID, mark)
 		return TokenResult{}, s.wrongCode(ctx, c, lim)
 	}
-	// The code was right: the reserved slot was not a failure. Earlier
-	// failures stay counted until they leave the 24 h window.
-	s.releaseFailure(ctx, c.ProfileID, slot)
 
-	// Approved: mark the challenge (exactly one verify wins), then sign.
-	fresh := false
-	err = docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
-		if fresh {
-			var err error
-			if c, err = s.store.GetChallenge(ctx, c.ID); err != nil {
-				return err
-			}
+	// Approved: this check is the one the provider approved. Settle the
+	// challenge, then give the failed-check slot back (earlier failures stay
+	// counted until they leave the 24 h window).
+	c, err = s.updateChallenge(sctx, c.ID, func(c *Challenge, now time.Time) (bool, error) {
+		if c.Status == StatusApproved || c.Status == StatusUsed {
+			return removeCheck(c, mark, now), alreadyVerified()
 		}
-		fresh = true
-		if c.Status != StatusPending {
-			return domain.E(domain.KindConflict, "this challenge was already verified; request a new code for another change")
-		}
+		// Also from Expired: only a check that outlived its mark's lease
+		// can have let another check expire the challenge meanwhile, and
+		// the provider's approval is the fact.
+		removeCheck(c, mark, now)
 		c.Status = StatusApproved
-		_, err := s.store.ReplaceChallenge(ctx, c)
-		return err
+		return true, nil
 	})
+	s.releaseFailure(sctx, profileID, slot)
 	if err != nil {
 		return TokenResult{}, err
 	}
@@ -352,6 +488,56 @@ func (s *Service) Verify(ctx context.Context, p domain.Principal, challengeID, c
 	}
 	s.log.InfoContext(ctx, "mfa: code verified", "challengeId", c.ID, "profileId", c.ProfileID)
 	return TokenResult{Token: tok, ExpiresAt: claims.Expiry()}, nil
+}
+
+// checkFailed settles the check mark that the provider answered with
+// checkErr and returns the caller's answer. Store writes use sctx, waits ctx.
+//   - KindInvalid, KindRateLimited: the provider refused the check without
+//     checking the code (e.g. Twilio 60202 for a verification whose checks
+//     are used up), so the challenge's attempt is given back.
+//   - KindGone: see settleGone.
+//   - otherwise (provider down or slow): the provider may have counted the
+//     check, so the attempt stays used.
+func (s *Service) checkFailed(ctx, sctx context.Context, id, mark string, checkErr error) error {
+	switch domain.KindOf(checkErr) {
+	case domain.KindInvalid, domain.KindRateLimited:
+		s.releaseAttempt(sctx, id, mark)
+	case domain.KindGone:
+		return s.settleGone(ctx, sctx, id, mark, checkErr)
+	default:
+		s.settleCheck(sctx, id, mark)
+	}
+	return checkErr
+}
+
+// settleGone settles the check mark that the provider answered with
+// "verification not found" (goneErr; Twilio 20404: expired, or approved for
+// another check, after which Twilio deletes it). The challenge tells which:
+//   - Approved or Used: another check got the token: KindConflict "this
+//     code was already used to verify".
+//   - Pending with no other check in flight: the verification is gone; the
+//     challenge becomes Expired and the answer is goneErr.
+//   - Pending with other checks in flight: one of them may be the approved
+//     one with only its store writes left, so wait for them (untilSettled)
+//     and decide as above.
+//
+// The mark is removed before any wait, so concurrent checks that all found
+// the verification gone do not wait for each other.
+func (s *Service) settleGone(ctx, sctx context.Context, id, mark string, goneErr error) error {
+	_, err := s.untilSettled(ctx, sctx, id, func(c *Challenge, now time.Time) (bool, error) {
+		unmarked := removeCheck(c, mark, now)
+		switch {
+		case c.Status == StatusApproved || c.Status == StatusUsed:
+			return unmarked, alreadyVerified()
+		case c.Status == StatusExpired:
+			return unmarked, goneErr
+		case inFlight(c, now) > 0:
+			return unmarked, errInFlight
+		}
+		c.Status = StatusExpired
+		return true, goneErr
+	})
+	return err
 }
 
 // wrongCode answers a wrong code, whose failure was already recorded by
@@ -379,15 +565,15 @@ func (s *Service) wrongCode(ctx context.Context, c Challenge, reserved Limits) e
 
 // setStatus moves a challenge from one status to another, best effort.
 func (s *Service) setStatus(ctx context.Context, id, from, to string) {
-	_ = docstore.Retry(ctx, "the challenge", func(ctx context.Context) error {
-		c, err := s.store.GetChallenge(ctx, id)
-		if err != nil || c.Status != from {
-			return nil
+	if _, err := s.updateChallenge(ctx, id, func(c *Challenge, _ time.Time) (bool, error) {
+		if c.Status != from {
+			return false, nil
 		}
 		c.Status = to
-		_, err = s.store.ReplaceChallenge(ctx, c)
-		return err
-	})
+		return true, nil
+	}); err != nil {
+		s.log.WarnContext(ctx, "mfa: updating the challenge status failed", "challengeId", id, "to", to, "err", err)
+	}
 }
 
 // Check validates an MFA token for a change of profileID by p, without any

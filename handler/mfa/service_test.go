@@ -407,19 +407,23 @@ func TestFailureLimitHoldsUnderConcurrentVerifies(t *testing.T) {
 }
 
 // A check the provider could not answer gives its failed-check slot back;
-// a wrong code keeps it.
+// a wrong code keeps it. The challenge's attempt is given back only when the
+// provider refused the check without checking the code; every outcome
+// settles the check (nothing left in flight).
 func TestFailureSlotOnProviderOutcome(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		checkErr error
 		code     string
 		failures int
+		attempts int
 	}{
-		{"wrong code", nil, "000000", 1},
-		{"right code", nil, goodCode, 0},
-		{"transient", &domain.Error{Kind: domain.KindTransient, Msg: "down", RetryAfter: 5 * time.Second}, "000000", 0},
-		{"gone", domain.E(domain.KindGone, "gone"), "000000", 0},
-		{"provider rate limit", domain.E(domain.KindRateLimited, "max checks"), "000000", 0},
+		{"wrong code", nil, "000000", 1, 1},
+		{"right code", nil, goodCode, 0, 1},
+		{"transient", &domain.Error{Kind: domain.KindTransient, Msg: "down", RetryAfter: 5 * time.Second}, "000000", 0, 1},
+		{"gone", domain.E(domain.KindGone, "gone"), "000000", 0, 1},
+		{"provider rate limit", domain.E(domain.KindRateLimited, "max checks"), "000000", 0, 0},
+		{"provider refused as invalid", domain.E(domain.KindInvalid, "invalid parameter"), "000000", 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
@@ -432,6 +436,9 @@ func TestFailureSlotOnProviderOutcome(t *testing.T) {
 			l, _ := e.store.GetLimits(context.Background(), "pA")
 			if len(l.Failures) != tc.failures {
 				t.Errorf("failures = %d, want %d", len(l.Failures), tc.failures)
+			}
+			if c, _ := e.store.GetChallenge(context.Background(), id); c.Attempts != tc.attempts || len(c.Checks) != 0 {
+				t.Errorf("challenge attempts = %d, in flight = %d; want %d and 0", c.Attempts, len(c.Checks), tc.attempts)
 			}
 		})
 	}
