@@ -115,8 +115,12 @@ type Record struct {
 	Applied bool `json:"applied,omitempty"`
 	// Attention marks work a crash or outage may have left undone (see
 	// Service.Sweep); kept in step on every save.
-	Attention bool   `json:"attention"`
-	ETag      string `json:"-"`
+	Attention bool `json:"attention"`
+	// AttentionIndex is set and kept by the Store: where it listed the
+	// record for NeedingAttention while Attention is set ("" otherwise).
+	// Callers carry it over unchanged from the record they read.
+	AttentionIndex string `json:"attentionIndex,omitempty"`
+	ETag           string `json:"-"`
 }
 
 // Store is the port for request records. Replace is ETag-checked (KindStale).
@@ -125,7 +129,9 @@ type Store interface {
 	GetRequest(ctx context.Context, id string) (Record, error)
 	ReplaceRequest(ctx context.Context, r Record) (Record, error)
 	// NeedingAttention lists ids of records with Attention set that were
-	// last updated before the given time, at most limit.
+	// last updated before the given time, at most limit. A record saved
+	// with Attention set is listed by every later call until it is saved
+	// without (within the Store's documented bounds).
 	NeedingAttention(ctx context.Context, updatedBefore time.Time, limit int) ([]string, error)
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/memory"
 	. "github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/stores"
 	"github.com/profileflow/profileflow/handler/workflow"
 )
 
@@ -50,8 +51,10 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{profiles: memory.NewProfiles(), store: memory.NewRequests(), disp: &recDispatcher{}, now: t0,
+	f := &fixture{profiles: memory.NewProfiles(), disp: &recDispatcher{}, now: t0,
 		owner: domain.Principal{Subject: "user-1000"}}
+	// The store's attention index reads the same clock as the service.
+	f.store = stores.NewRequests(memory.NewDocs(), stores.WithClock(func() time.Time { return f.now }))
 	n := 0
 	f.svc = &Service{Requests: f.store, Locks: f.store, Profiles: f.profiles, Definition: def, Dispatcher: f.disp,
 		Now: func() time.Time { return f.now }, NewID: func() string { n++; return "req-" + string(rune('a'+n-1)) }}

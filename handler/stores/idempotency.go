@@ -2,6 +2,7 @@ package stores
 
 import (
 	"context"
+	"time"
 
 	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
@@ -9,14 +10,38 @@ import (
 )
 
 // Idempotency is the idempotency.Store on an idempotency container (TTL
-// on; each record carries its own "ttl"). The document is the
-// idempotency.Record JSON.
-type Idempotency struct{ docs docstore.Docs }
+// on). The document is the idempotency.Record JSON plus its end of life,
+// docstore.ExpiryField, the record's TTL seconds after each write (the
+// record's "ttl" is Cosmos DB's cleanup of the same document). Past it the
+// record is absent (docstore.Expiring) even before Cosmos DB deletes it,
+// and the key can be used again.
+type Idempotency struct {
+	docs docstore.Docs
+	now  func() time.Time
+}
 
 var _ idempotency.Store = (*Idempotency)(nil)
 
 // NewIdempotency returns the idempotency record store on docs.
-func NewIdempotency(docs docstore.Docs) *Idempotency { return &Idempotency{docs: docs} }
+func NewIdempotency(docs docstore.Docs, opts ...Option) *Idempotency {
+	o := newOptions(opts)
+	return &Idempotency{docs: o.expiring(docs), now: o.now}
+}
+
+type idemDoc struct {
+	idempotency.Record
+	DocExpiresAt *time.Time `json:"docExpiresAt,omitempty"`
+}
+
+// doc adds the record's end of life; a record without TTL never expires.
+func (s *Idempotency) doc(r idempotency.Record) idemDoc {
+	d := idemDoc{Record: r}
+	if r.TTL > 0 {
+		exp, _ := docstore.Lifetime(s.now(), time.Duration(r.TTL)*time.Second)
+		d.DocExpiresAt = &exp
+	}
+	return d
+}
 
 var idemMsgs = map[domain.Kind]string{
 	domain.KindNotFound:  "idempotency record not found",
@@ -38,7 +63,7 @@ func (s *Idempotency) GetIdem(ctx context.Context, id string) (idempotency.Recor
 
 // CreateIdem stores a new record (KindConflict if r.ID exists).
 func (s *Idempotency) CreateIdem(ctx context.Context, r idempotency.Record) (idempotency.Record, error) {
-	etag, err := s.docs.Create(ctx, r.ID, r)
+	etag, err := s.docs.Create(ctx, r.ID, s.doc(r))
 	if err != nil {
 		return idempotency.Record{}, docstore.Relabel(err, idemMsgs)
 	}
@@ -52,7 +77,7 @@ func (s *Idempotency) ReplaceIdem(ctx context.Context, r idempotency.Record) (id
 	if r.ETag == "" {
 		return idempotency.Record{}, domain.E(domain.KindInternal, "idempotency record replaced without an ETag")
 	}
-	etag, err := s.docs.Replace(ctx, r.ID, r, r.ETag)
+	etag, err := s.docs.Replace(ctx, r.ID, s.doc(r), r.ETag)
 	if err != nil {
 		return idempotency.Record{}, docstore.Relabel(err, idemMsgs)
 	}

@@ -12,15 +12,26 @@ import (
 // MFA is the mfa.Store on an mfa container (TTL on). It holds three kinds
 // of documents, told apart by an id prefix and a "type" field:
 //
-//	chal_{challengeId}  a challenge (type "challenge", ttl 24 h)
-//	lim_{profileId}     the profile's send/failure counters (type "limits", ttl 48 h, renewed on each save)
-//	tok_{jti}           a consumed MFA token (type "token-use", ttl: the token's expiry + 1 h, at least 1 h)
-type MFA struct{ docs docstore.Docs }
+//	chal_{challengeId}  a challenge (type "challenge", lives 24 h)
+//	lim_{profileId}     the profile's send/failure counters (type "limits", lives 48 h, renewed on each save)
+//	tok_{jti}           a consumed MFA token (type "token-use", lives until the token's expiry + 1 h, at least 1 h)
+//
+// Each document carries its end of life in docstore.ExpiryField and the
+// matching "ttl" (docstore.Lifetime); past it the document is absent
+// (docstore.Expiring) even before Cosmos DB's TTL deletes it, and a
+// challenge, counters or token use can be created again under its id.
+type MFA struct {
+	docs docstore.Docs
+	now  func() time.Time
+}
 
 var _ mfa.Store = (*MFA)(nil)
 
 // NewMFA returns the MFA store on docs.
-func NewMFA(docs docstore.Docs) *MFA { return &MFA{docs: docs} }
+func NewMFA(docs docstore.Docs, opts ...Option) *MFA {
+	o := newOptions(opts)
+	return &MFA{docs: o.expiring(docs), now: o.now}
+}
 
 const (
 	mfaChallengeTTL = 24 * time.Hour
@@ -31,21 +42,24 @@ type mfaChallengeDoc struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	mfa.Challenge
-	TTL int64 `json:"ttl"`
+	DocExpiresAt time.Time `json:"docExpiresAt"`
+	TTL          int64     `json:"ttl"`
 }
 
 type mfaLimitsDoc struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	mfa.Limits
-	TTL int64 `json:"ttl"`
+	DocExpiresAt time.Time `json:"docExpiresAt"`
+	TTL          int64     `json:"ttl"`
 }
 
 type mfaTokenUseDoc struct {
 	ID   string `json:"id"`
 	Type string `json:"type"`
 	mfa.TokenUse
-	TTL int64 `json:"ttl"`
+	DocExpiresAt time.Time `json:"docExpiresAt"`
+	TTL          int64     `json:"ttl"`
 }
 
 var (
@@ -86,13 +100,14 @@ func (s *MFA) GetChallenge(ctx context.Context, id string) (mfa.Challenge, error
 	return d.Challenge, nil
 }
 
-func challengeDoc(c mfa.Challenge) mfaChallengeDoc {
-	return mfaChallengeDoc{ID: challengeDocID(c.ID), Type: "challenge", Challenge: c, TTL: int64(mfaChallengeTTL / time.Second)}
+func (s *MFA) challengeDoc(c mfa.Challenge) mfaChallengeDoc {
+	exp, ttl := docstore.Lifetime(s.now(), mfaChallengeTTL)
+	return mfaChallengeDoc{ID: challengeDocID(c.ID), Type: "challenge", Challenge: c, DocExpiresAt: exp, TTL: ttl}
 }
 
 // CreateChallenge stores a new challenge (KindConflict if the id exists).
 func (s *MFA) CreateChallenge(ctx context.Context, c mfa.Challenge) (mfa.Challenge, error) {
-	etag, err := s.docs.Create(ctx, challengeDocID(c.ID), challengeDoc(c))
+	etag, err := s.docs.Create(ctx, challengeDocID(c.ID), s.challengeDoc(c))
 	if err != nil {
 		return mfa.Challenge{}, docstore.Relabel(err, mfaChallengeMsgs)
 	}
@@ -106,7 +121,7 @@ func (s *MFA) ReplaceChallenge(ctx context.Context, c mfa.Challenge) (mfa.Challe
 	if c.ETag == "" {
 		return mfa.Challenge{}, domain.E(domain.KindInternal, "challenge replaced without an ETag")
 	}
-	etag, err := s.docs.Replace(ctx, challengeDocID(c.ID), challengeDoc(c), c.ETag)
+	etag, err := s.docs.Replace(ctx, challengeDocID(c.ID), s.challengeDoc(c), c.ETag)
 	if err != nil {
 		return mfa.Challenge{}, docstore.Relabel(err, mfaChallengeMsgs)
 	}
@@ -133,7 +148,8 @@ func (s *MFA) GetLimits(ctx context.Context, profileID string) (mfa.Limits, erro
 // losing a race either way — including counters deleted by their TTL since
 // they were read — is KindStale.
 func (s *MFA) SaveLimits(ctx context.Context, l mfa.Limits) (mfa.Limits, error) {
-	d := mfaLimitsDoc{ID: limitsDocID(l.ProfileID), Type: "limits", Limits: l, TTL: int64(mfaLimitsTTL / time.Second)}
+	exp, ttl := docstore.Lifetime(s.now(), mfaLimitsTTL)
+	d := mfaLimitsDoc{ID: limitsDocID(l.ProfileID), Type: "limits", Limits: l, DocExpiresAt: exp, TTL: ttl}
 	var (
 		etag string
 		err  error
@@ -159,8 +175,9 @@ func (s *MFA) SaveLimits(ctx context.Context, l mfa.Limits) (mfa.Limits, error) 
 // CreateTokenUse records a consumed token (KindConflict "MFA token already
 // used" if it is recorded).
 func (s *MFA) CreateTokenUse(ctx context.Context, u mfa.TokenUse) error {
-	ttl := int64(time.Until(u.ExpiresAt.Add(time.Hour)) / time.Second)
-	d := mfaTokenUseDoc{ID: tokenDocID(u.TokenID), Type: "token-use", TokenUse: u, TTL: max(ttl, 3600)}
+	now := s.now()
+	exp, ttl := docstore.Lifetime(now, max(u.ExpiresAt.Add(time.Hour).Sub(now), time.Hour))
+	d := mfaTokenUseDoc{ID: tokenDocID(u.TokenID), Type: "token-use", TokenUse: u, DocExpiresAt: exp, TTL: ttl}
 	if _, err := s.docs.Create(ctx, d.ID, d); err != nil {
 		return docstore.Relabel(err, mfaTokenMsgs)
 	}

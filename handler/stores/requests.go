@@ -2,10 +2,6 @@ package stores
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"slices"
-	"time"
 
 	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
@@ -13,17 +9,24 @@ import (
 )
 
 // Requests is request.Store and request.LockStore on a requests container:
-// request records (the request.Record JSON, "type": "request") and one lock
-// document per profile (the request.Locks JSON, id request.LocksID).
-type Requests struct{ docs docstore.Docs }
+// request records (the request.Record JSON, "type": "request"), one lock
+// document per profile (the request.Locks JSON, id request.LocksID) and the
+// attention index (see NeedingAttention).
+type Requests struct {
+	docs docstore.Docs
+	o    options
+}
 
 var (
 	_ request.Store     = (*Requests)(nil)
 	_ request.LockStore = (*Requests)(nil)
 )
 
-// NewRequests returns the request and lock store on docs.
-func NewRequests(docs docstore.Docs) *Requests { return &Requests{docs: docs} }
+// NewRequests returns the request and lock store on docs; WithClock and
+// WithAttentionIndex configure the attention index.
+func NewRequests(docs docstore.Docs, opts ...Option) *Requests {
+	return &Requests{docs: docs, o: newOptions(opts)}
+}
 
 var (
 	requestMsgs = map[domain.Kind]string{
@@ -40,14 +43,10 @@ var (
 	}
 )
 
-// CreateRequest stores a new record (KindConflict if r.ID exists).
+// CreateRequest stores a new record (KindConflict if r.ID exists). A record
+// with Attention set is first listed in the attention index.
 func (s *Requests) CreateRequest(ctx context.Context, r request.Record) (request.Record, error) {
-	etag, err := s.docs.Create(ctx, r.ID, r)
-	if err != nil {
-		return r, docstore.Relabel(err, requestMsgs)
-	}
-	r.ETag = etag
-	return r, nil
+	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Create(ctx, r.ID, r) })
 }
 
 // GetRequest returns the record id: KindNotFound "request not found" if
@@ -66,17 +65,13 @@ func (s *Requests) GetRequest(ctx context.Context, id string) (request.Record, e
 }
 
 // ReplaceRequest writes r if the stored ETag equals r.ETag (KindStale
-// otherwise; a record without ETag is KindInternal).
+// otherwise; a record without ETag is KindInternal). The attention index
+// follows r.Attention (see NeedingAttention).
 func (s *Requests) ReplaceRequest(ctx context.Context, r request.Record) (request.Record, error) {
 	if r.ETag == "" {
 		return r, domain.E(domain.KindInternal, "request replaced without an ETag")
 	}
-	etag, err := s.docs.Replace(ctx, r.ID, r, r.ETag)
-	if err != nil {
-		return r, docstore.Relabel(err, requestMsgs)
-	}
-	r.ETag = etag
-	return r, nil
+	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Replace(ctx, r.ID, r, r.ETag) })
 }
 
 // GetLocks returns the profile's lock document (KindNotFound if none).
@@ -112,50 +107,4 @@ func (s *Requests) ReplaceLocks(ctx context.Context, l request.Locks) (request.L
 	}
 	l.ETag = etag
 	return l, nil
-}
-
-var errEnough = errors.New("enough results")
-
-// NeedingAttention returns, sorted, up to limit ids of request records with
-// Attention set whose LastUpdatedTime is before updatedBefore.
-//
-// Records store their times in UTC as RFC 3339 strings, which the database
-// compares as strings; as the number of fraction digits varies, the query
-// asks for records before the next whole second and the exact bound is
-// applied here.
-func (s *Requests) NeedingAttention(ctx context.Context, updatedBefore time.Time, limit int) ([]string, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	bound := updatedBefore.UTC().Truncate(time.Second).Add(time.Second).Format(time.RFC3339)
-	q := docstore.Query{
-		Where: []docstore.Cond{
-			docstore.Where("type", docstore.Eq, "request"),
-			docstore.Where("attention", docstore.Eq, true),
-			docstore.Where("lastUpdatedTime", docstore.Lt, bound),
-		},
-		Select: []string{"id", "lastUpdatedTime"},
-	}
-	var ids []string
-	err := s.docs.Query(ctx, q, func(raw []byte) error {
-		var row struct {
-			ID              string    `json:"id"`
-			LastUpdatedTime time.Time `json:"lastUpdatedTime"`
-		}
-		if err := json.Unmarshal(raw, &row); err != nil {
-			return domain.Wrap(domain.KindInternal, err, "stored request is malformed")
-		}
-		if row.LastUpdatedTime.Before(updatedBefore) {
-			ids = append(ids, row.ID)
-		}
-		if len(ids) >= limit {
-			return errEnough
-		}
-		return nil
-	})
-	if err != nil && !errors.Is(err, errEnough) {
-		return nil, docstore.Relabel(err, requestMsgs)
-	}
-	slices.Sort(ids)
-	return ids, nil
 }

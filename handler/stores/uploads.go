@@ -10,15 +10,23 @@ import (
 )
 
 // Uploads is the upload.SessionStore on an uploads container. The document
-// is the upload.Session JSON plus a "ttl" (seconds; honoured when the
-// container has a default TTL) that removes it UploadRetention after the
-// upload window closed, when Azure has also discarded any uncommitted blocks.
-type Uploads struct{ docs docstore.Docs }
+// is the upload.Session JSON plus an end of life (docstore.ExpiryField and
+// the matching "ttl", see docstore.Lifetime) UploadRetention after the
+// upload window closed, when Azure has also discarded any uncommitted
+// blocks. Past it the session is absent (docstore.Expiring) even before
+// Cosmos DB's TTL deletes it.
+type Uploads struct {
+	docs docstore.Docs
+	now  func() time.Time
+}
 
 var _ upload.SessionStore = (*Uploads)(nil)
 
 // NewUploads returns the upload session store on docs.
-func NewUploads(docs docstore.Docs) *Uploads { return &Uploads{docs: docs} }
+func NewUploads(docs docstore.Docs, opts ...Option) *Uploads {
+	o := newOptions(opts)
+	return &Uploads{docs: o.expiring(docs), now: o.now}
+}
 
 // UploadRetention is how long a session document outlives its expiry
 // (Azure discards uncommitted blocks after 7 days).
@@ -26,7 +34,8 @@ const UploadRetention = 7 * 24 * time.Hour
 
 type uploadDoc struct {
 	upload.Session
-	TTL int64 `json:"ttl,omitempty"`
+	DocExpiresAt *time.Time `json:"docExpiresAt,omitempty"`
+	TTL          int64      `json:"ttl,omitempty"`
 }
 
 var uploadMsgs = map[domain.Kind]string{
@@ -40,7 +49,9 @@ var uploadMsgs = map[domain.Kind]string{
 func (s *Uploads) CreateSession(ctx context.Context, sess upload.Session) (upload.Session, error) {
 	doc := uploadDoc{Session: sess}
 	if !sess.ExpiresAt.IsZero() {
-		doc.TTL = max(int64(time.Until(sess.ExpiresAt.Add(UploadRetention))/time.Second), 1)
+		now := s.now()
+		exp, ttl := docstore.Lifetime(now, sess.ExpiresAt.Add(UploadRetention).Sub(now))
+		doc.DocExpiresAt, doc.TTL = &exp, ttl
 	}
 	etag, err := s.docs.Create(ctx, sess.ID, doc)
 	if err != nil {

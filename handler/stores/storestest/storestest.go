@@ -10,7 +10,6 @@ import (
 
 	"errors"
 	"fmt"
-	"slices"
 	"testing"
 	"time"
 
@@ -54,7 +53,7 @@ func raw(t *testing.T, ctx context.Context, d docstore.Docs, id string) map[stri
 
 // Cases returns the contract table.
 func Cases() []Case {
-	return []Case{
+	return append(append([]Case{
 		{Name: "profiles: create, read, replace, stale and missing", Run: profiles},
 		{Name: "profiles: ids no document can have are not found", Run: func(t *testing.T, ctx context.Context, d docstore.Docs) {
 			s := stores.NewProfiles(d)
@@ -65,14 +64,13 @@ func Cases() []Case {
 		}},
 		{Name: "requests: create, read, replace, stale and missing", Run: requests},
 		{Name: "locks: create, read, replace, stale and missing", Run: locks},
-		{Name: "requests needing attention: filter, exact time bound, limit", Run: needingAttention},
 		{Name: "mfa: challenges", Run: mfaChallenges},
 		{Name: "mfa: limits create, replace and races are stale", Run: mfaLimits},
 		{Name: "mfa: token uses are recorded once", Run: mfaTokenUses},
 		{Name: "uploads: create, read, ttl, duplicate and missing", Run: uploads},
 		{Name: "idempotency: records", Run: idemRecords},
 		{Name: "idempotency: keys begin, replay, refuse and abandon", Run: idemKeys},
-	}
+	}, attentionCases()...), expiryCases()...)
 }
 
 func profiles(t *testing.T, ctx context.Context, d docstore.Docs) {
@@ -208,49 +206,6 @@ func locks(t *testing.T, ctx context.Context, d docstore.Docs) {
 	// Lock documents share the container with records but are not records.
 	if _, err := s.GetRequest(ctx, "r-1"); !domain.Is(err, domain.KindNotFound) {
 		t.Fatalf("GetRequest: %v", err)
-	}
-}
-
-func needingAttention(t *testing.T, ctx context.Context, d docstore.Docs) {
-	s := stores.NewRequests(d)
-	before := time.Date(2026, 11, 30, 17, 0, 0, 0, time.UTC)
-	for _, r := range []request.Record{
-		{ID: "r-stuck", Type: "request", Attention: true, LastUpdatedTime: before.Add(-time.Hour)},
-		{ID: "r-stuck2", Type: "request", Attention: true, LastUpdatedTime: before.Add(-time.Second)},
-		{ID: "r-just-before", Type: "request", Attention: true, LastUpdatedTime: before.Add(-time.Millisecond)},
-		{ID: "r-at-bound", Type: "request", Attention: true, LastUpdatedTime: before},
-		// Same second as the bound, written with a fraction: sorts before
-		// "…:00Z" as a string, but is later.
-		{ID: "r-just-after", Type: "request", Attention: true, LastUpdatedTime: before.Add(300 * time.Millisecond)},
-		{ID: "r-fresh", Type: "request", Attention: true, LastUpdatedTime: before.Add(time.Hour)},
-		{ID: "r-done", Type: "request", Attention: false, LastUpdatedTime: before.Add(-time.Hour)},
-	} {
-		if _, err := s.CreateRequest(ctx, r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := s.CreateLocks(ctx, request.Locks{ID: request.LocksID("p1"), Type: "locks", ProfileID: "p1"}); err != nil {
-		t.Fatal(err)
-	}
-	// A document of another type with the same fields is not a request.
-	if _, err := d.Create(ctx, "other", map[string]any{"id": "other", "type": "note", "attention": true, "lastUpdatedTime": "2026-01-01T00:00:00Z"}); err != nil {
-		t.Fatal(err)
-	}
-	ids, err := s.NeedingAttention(ctx, before, 10)
-	if want := []string{"r-just-before", "r-stuck", "r-stuck2"}; err != nil || !slices.Equal(ids, want) {
-		t.Fatalf("NeedingAttention = %v, %v; want %v", ids, err, want)
-	}
-	ids, err = s.NeedingAttention(ctx, before, 2)
-	if err != nil || len(ids) != 2 || !slices.IsSorted(ids) {
-		t.Fatalf("limit 2: %v, %v", ids, err)
-	}
-	for _, id := range ids {
-		if !slices.Contains([]string{"r-just-before", "r-stuck", "r-stuck2"}, id) {
-			t.Fatalf("limit 2 returned %s", id)
-		}
-	}
-	if ids, err := s.NeedingAttention(ctx, before, 0); err != nil || len(ids) != 0 {
-		t.Fatalf("limit 0: %v, %v", ids, err)
 	}
 }
 
