@@ -1,8 +1,3 @@
-// Package cosmosdb is the Cosmos DB (NoSQL API) adapter: Container
-// implements the document port docstore.Docs over azcosmos, and the entity
-// stores (handler/stores) are written once over that port. Every container
-// is partitioned on /id. SDK types and errors never leave this package:
-// every error it returns is a *domain.Error (see translate).
 package cosmosdb
 
 import (

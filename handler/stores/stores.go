@@ -8,4 +8,11 @@
 // (cosmosdb.Client.Container); in tests an in-memory table (memory.NewDocs).
 // Stores keep the kinds of the port's errors and give them caller-safe,
 // entity-specific messages (e.g. "profile not found").
+//
+// Documents that expire (MFA records, upload sessions, idempotency records)
+// carry their end of life, and every store reads them through
+// docstore.Expiring: past it they are absent even before Cosmos DB's TTL
+// deletes them. Request records needing attention are listed in an index
+// of minute buckets the sweeper point-reads (Requests.NeedingAttention).
+// Options (WithClock, WithAttentionIndex) are optional.
 package stores
