@@ -2,8 +2,9 @@
 // cosmos-emu.js: profileflow's launcher for the @vercel/cosmosdb-server
 // Cosmos DB stand-in (local development and tests only; never deployed).
 //
-// It swaps three request handlers of the stock server before its route table
-// is built, then starts the server:
+// It swaps request handlers of the stock server before its route table is
+// built, then starts the server. It behaves like Azure Cosmos DB (NoSQL API,
+// gateway mode, as azcosmos uses it) where profileflow depends on it:
 //   - read document: a missing item gives 404 NotFound (stock: 500, because it
 //     dereferences the missing document);
 //   - transactional batch: the partition key comes from the
@@ -12,8 +13,44 @@
 //     on the first failing operation every earlier change is undone and the
 //     reply is 207 Multi-Status with that operation's status and 424 Failed
 //     Dependency for all the others;
+//   - queries over all partitions (no partition key header) that need state
+//     across pages, i.e. TOP, ORDER BY, OFFSET LIMIT, aggregates (COUNT, SUM,
+//     MIN, MAX, AVG, MakeList, MakeSet), DISTINCT or GROUP BY in the outer
+//     query or a FROM subquery, answer 400 {"code":"BadRequest","message":
+//     "The provided cross partition query can not be directly served by the
+//     gateway. …","additionalErrorInfo":"<query plan>"} with x-ms-substatus
+//     1004, as Azure's gateway does (keywords are found outside string
+//     literals and property accessors, case-insensitively; correlated
+//     subqueries such as ARRAY(SELECT …) and EXISTS(SELECT …) do not count);
+//     filters and projections are served with paging (x-ms-max-item-count,
+//     x-ms-continuation). Without the partition key header and without
+//     x-ms-documentdb-query-enablecrosspartition: true, a query that does not
+//     filter on the partition key is 400 "Cross partition query is required
+//     but disabled";
+//   - a query with a partition key header sees only that partition (matched
+//     on the container's partitionKey paths; {} in the header = path absent);
+//   - time to live: in a container with defaultTtl (-1 = on, no default) an
+//     item expires _ts + ttl seconds after its last write (its own ttl, else
+//     the default; -1 = never); expired items are purged before every request
+//     on their container's documents (so reads, queries, replace, patch and
+//     delete answer as if absent, and the id is free again) and by a sweep
+//     every second. A container without defaultTtl ignores item ttl;
+//   - session tokens: every successful document response carries
+//     x-ms-session-token "0:-1#<lsn>" (one partition key range, "0"); the
+//     container's lsn rises with every successful write;
 //   - account metadata: endpoints carry the scheme actually served (http with
-//     --no-ssl; stock always says https).
+//     --no-ssl; stock always says https);
+//   - test hook (only here, never in Azure): POST /_test/faults
+//     {"status":429,"count":N,"retryAfterMs":M,"substatus":"3200","match":"/colls/x/"}
+//     makes the next N requests whose path contains match (default "/dbs/")
+//     answer status with Azure's error body ({"code":"TooManyRequests" or
+//     "ServiceUnavailable" …,"message":…}), x-ms-retry-after-ms and
+//     x-ms-substatus (3200 by default for 429); GET /_test/faults returns
+//     {"status","remaining","served"}; DELETE /_test/faults clears.
+// Not like Azure: authentication is not checked; there is one partition key
+// range; single-partition OFFSET LIMIT, GROUP BY, DISTINCT and LIKE do not
+// parse (the stock query engine, @zeit/cosmosdb-query); an item's ttl is not
+// validated; request charges are always 1.
 //
 // Usage: node dev/cosmos-emu.js [--host 127.0.0.1] [--port 8081] [--no-ssl]
 //                               [--cert cert.pem --key key.pem]
