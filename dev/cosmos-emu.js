@@ -22,6 +22,8 @@
 //     1004, as Azure's gateway does (keywords are found outside string
 //     literals and property accessors, case-insensitively; correlated
 //     subqueries such as ARRAY(SELECT …) and EXISTS(SELECT …) do not count);
+//     a query whose WHERE fixes the partition key to one value (c.pk = 'x'
+//     AND …) is routed to that partition and served whole, as Azure does;
 //     filters and projections are served with paging (x-ms-max-item-count,
 //     x-ms-continuation). Without the partition key header and without
 //     x-ms-documentdb-query-enablecrosspartition: true, a query that does not
@@ -489,6 +491,56 @@ function gatewayUnservable(sql) {
   return [...found];
 }
 
+// pinsOnePartition reports whether sql's WHERE clause fixes every
+// partition key path to one value (a top-level AND of `alias.path = constant
+// or @parameter`); the gateway then routes the query to that one partition
+// and serves it whole, ORDER BY and TOP included (azcosmos's emulator test
+// TestSinglePartitionQueryInline relies on it). A query the stock parser
+// cannot read counts as not pinned.
+function pinsOnePartition(sql, paths) {
+  let ast;
+  try {
+    ast = cosmosQuery(sql).ast;
+  } catch (_) {
+    return false;
+  }
+  const body = ast && ast.body;
+  if (!body || !body.where || !paths.length) return false;
+  const alias = (() => {
+    const src = body.from && body.from.source;
+    if (!src) return null;
+    if (src.alias) return src.alias.name;
+    const e = src.expression && src.expression.expression;
+    return e && e.type === "identifier" ? e.name : null;
+  })();
+  const pathOf = node => {
+    const segs = [];
+    let n = node;
+    while (n && n.type === "scalar_member_expression") {
+      const p = n.property;
+      if (p.type === "identifier" && !n.computed) segs.unshift(p.name);
+      else if (p.type === "string_constant") segs.unshift(p.value);
+      else return null;
+      n = n.object;
+    }
+    return n && n.type === "identifier" && n.name === alias && segs.length ? segs.join("/") : null;
+  };
+  const isValue = n => n && /^(string|number|boolean|null)_constant$|^parameter_name$/.test(n.type);
+  const pinned = new Set();
+  const walk = n => {
+    if (!n || n.type !== "scalar_binary_expression") return;
+    if (n.operator === "AND") {
+      walk(n.left);
+      walk(n.right);
+    } else if (n.operator === "=") {
+      const p = isValue(n.right) ? pathOf(n.left) : isValue(n.left) ? pathOf(n.right) : null;
+      if (p) pinned.add(p);
+    }
+  };
+  walk(body.where.condition);
+  return paths.every(segs => pinned.has(segs.join("/")));
+}
+
 // queryInfo is the partitioned query execution info Azure attaches to a
 // refused query (additionalErrorInfo), reduced to the features found.
 function queryInfo(features) {
@@ -618,7 +670,7 @@ async function queryDocuments(account, req, res, { dbId, collId }) {
         }
       } else {
         const features = gatewayUnservable(body.query);
-        if (features.length) {
+        if (features.length && !pinsOnePartition(body.query, paths)) {
           res.setHeader("x-ms-substatus", SUBSTATUS_CROSS_PARTITION_NOT_SERVABLE);
           const out = badRequest(res, GATEWAY_REFUSAL);
           out.additionalErrorInfo = queryInfo(features);

@@ -105,9 +105,10 @@ func seedAttention(t *testing.T, cc *azcosmos.ContainerClient, n int) {
 // Azure's gateway refuses a query over all partitions that needs state
 // across pages with 400 BadRequest, substatus 1004 and this message; the Go
 // SDK has no query engine to run it instead. Among them the sweeper's old
-// query. The same queries scoped to one partition are served (where the
-// stand-in's parser knows the syntax), and correlated subqueries, keywords
-// in string literals and properties named like keywords are not refused.
+// query. The same queries scoped to one partition are served (by header, or
+// by a WHERE that fixes the partition key to one value; where the stand-in's
+// parser knows the syntax), and correlated subqueries, keywords in string
+// literals and properties named like keywords are not refused.
 func TestFidelityGatewayRefusesStatefulCrossPartitionQueries(t *testing.T) {
 	cc, _ := fidelityContainer(t, "/id", nil)
 	seedAttention(t, cc, 6)
@@ -130,6 +131,8 @@ func TestFidelityGatewayRefusesStatefulCrossPartitionQueries(t *testing.T) {
 		{"distinct", "SELECT DISTINCT c.attention FROM c", true, false},
 		{"group by", "SELECT c.attention, COUNT(1) AS n FROM c GROUP BY c.attention", true, false},
 		{"top in FROM subquery", "SELECT * FROM (SELECT TOP 2 * FROM c) s", true, false},
+		{"partition key pinned by OR is not one partition", "SELECT TOP 1 c.id FROM c WHERE c.id = 'req-00' OR c.id = 'req-01'", true, true},
+		{"partition key pinned in WHERE routes to one partition", "SELECT TOP 1 c.id FROM c WHERE c.attention = true AND c.id = @id ORDER BY c.n", false, true},
 		{"plain filter", "SELECT c.id FROM c WHERE c.attention = true AND c.lastUpdatedTime < @before", false, true},
 		{"keywords in string literals", `SELECT c.id FROM c WHERE c.lastUpdatedTime != 'TOP 1 ORDER BY x' AND c.id != "count(1) group by"`, false, true},
 		{"properties named like keywords", `SELECT c.id, c["top"], c["order"] FROM c WHERE c.count = 1 OR c["distinct"] = 2 OR NOT IS_DEFINED(c["group"]) OR c.id != ''`, false, true},
@@ -137,9 +140,12 @@ func TestFidelityGatewayRefusesStatefulCrossPartitionQueries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts := &azcosmos.QueryOptions{QueryParameters: []azcosmos.QueryParameter{before}}
-			if !strings.Contains(tt.sql, "@before") {
-				opts.QueryParameters = nil
+			opts := &azcosmos.QueryOptions{}
+			if strings.Contains(tt.sql, "@before") {
+				opts.QueryParameters = append(opts.QueryParameters, before)
+			}
+			if strings.Contains(tt.sql, "@id") {
+				opts.QueryParameters = append(opts.QueryParameters, azcosmos.QueryParameter{Name: "@id", Value: "req-00"})
 			}
 			_, _, err := queryIDs(ctx, cc, tt.sql, azcosmos.NewPartitionKey(), opts)
 			if !tt.refused {
