@@ -1,10 +1,15 @@
 package stack
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"regexp"
 	"strconv"
+	"time"
 )
 
 // CosmosKey is the key handed to clients of the stand-in. The server ignores
@@ -19,7 +24,10 @@ type CosmosOptions struct {
 }
 
 // Cosmos is a running Cosmos DB stand-in (dev/cosmos-emu.js over plain http;
-// in memory, so every start is empty).
+// in memory, so every start is empty). It behaves like Azure where the code
+// depends on it: cross-partition queries the gateway cannot serve answer
+// 400, partition-scoped queries see one partition, TTL expires items, and
+// responses carry session tokens; see the header of dev/cosmos-emu.js.
 type Cosmos struct {
 	Port     int
 	Endpoint string // http://127.0.0.1:PORT/
@@ -67,3 +75,84 @@ func (c *Cosmos) LogTail() string { return c.p.logTail() }
 // Stop terminates the server by PID and waits until its port is free.
 // It is safe to call more than once.
 func (c *Cosmos) Stop() error { return c.p.shutdown() }
+
+// Fault makes the stand-in answer the next Count matching requests with
+// Status instead of serving them (see InjectFaults).
+type Fault struct {
+	Status     int           // HTTP status, 400–599 (e.g. 429, 503)
+	Count      int           // how many requests answer Status
+	RetryAfter time.Duration // sent as x-ms-retry-after-ms when > 0
+	SubStatus  string        // x-ms-substatus; "" = Azure's default (3200 for 429, none otherwise)
+	Match      string        // only requests whose path contains Match; "" = every /dbs/ request
+}
+
+// FaultState is the stand-in's fault counter: Remaining requests still to
+// fail, Served faults answered since the last InjectFaults.
+type FaultState struct {
+	Status    int `json:"status"`
+	Remaining int `json:"remaining"`
+	Served    int `json:"served"`
+}
+
+// InjectFaults makes the next f.Count requests (whose path contains
+// f.Match) answer f.Status with Azure's error body ({"code","message"}),
+// x-ms-retry-after-ms and x-ms-substatus, through the stand-in's test hook
+// POST /_test/faults. It replaces any faults still pending.
+func (c *Cosmos) InjectFaults(ctx context.Context, f Fault) error {
+	body := map[string]any{"status": f.Status, "count": f.Count}
+	if f.RetryAfter > 0 {
+		body["retryAfterMs"] = f.RetryAfter.Milliseconds()
+	}
+	if f.SubStatus != "" {
+		body["substatus"] = f.SubStatus
+	}
+	if f.Match != "" {
+		body["match"] = f.Match
+	}
+	_, err := c.faultCall(ctx, http.MethodPost, body)
+	return err
+}
+
+// Faults returns the fault counter.
+func (c *Cosmos) Faults(ctx context.Context) (FaultState, error) {
+	return c.faultCall(ctx, http.MethodGet, nil)
+}
+
+// ClearFaults drops pending faults.
+func (c *Cosmos) ClearFaults(ctx context.Context) error {
+	_, err := c.faultCall(ctx, http.MethodDelete, nil)
+	return err
+}
+
+func (c *Cosmos) faultCall(ctx context.Context, method string, body any) (FaultState, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return FaultState{}, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+"_test/faults", rd)
+	if err != nil {
+		return FaultState{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return FaultState{}, fmt.Errorf("cosmos stand-in faults: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return FaultState{}, fmt.Errorf("cosmos stand-in faults: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return FaultState{}, fmt.Errorf("cosmos stand-in faults: %s: %s", resp.Status, raw)
+	}
+	var st FaultState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return FaultState{}, fmt.Errorf("cosmos stand-in faults: %w", err)
+	}
+	return st, nil
+}
