@@ -45,4 +45,13 @@
 // costs about 2.5 RU per physical partition visited plus the results' size,
 // pages of min(limit, 1000) items (the service's default page when
 // unlimited).
+//
+// Throttling and outages: the client retries a 429 up to 3 times, honouring
+// x-ms-retry-after-ms, and then reports KindTransient with that Retry-After;
+// azcosmos retries a 503 only by moving to another preferred region, and
+// none is configured, so a 503 reaches the caller at once as KindTransient
+// (an HTTP caller gets 503 + Retry-After; a trigger is retried by the host).
+// The local stand-in (dev/cosmos-emu.js) refuses the cross-partition queries
+// Azure's gateway refuses, scopes partition-key queries, expires TTL items
+// and can inject 429/503, so these paths are tested against it.
 package cosmosdb
