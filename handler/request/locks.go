@@ -74,7 +74,10 @@ func (s *Service) lockIsStale(ctx context.Context, holder string, since time.Tim
 	rec, err := s.Requests.GetRequest(ctx, holder)
 	switch {
 	case err == nil:
-		return rec.RuntimeStatus.Terminal()
+		// A finished request whose stored outbox still holds its profile
+		// write keeps its locks until the sweeper has made that write:
+		// taking them over would let a newer change be overwritten by it.
+		return rec.RuntimeStatus.Terminal() && !pendingApply(rec)
 	case domain.Is(err, domain.KindNotFound):
 		return s.now().Sub(since) > lockGrace
 	default:

@@ -2,6 +2,7 @@ package request
 
 import (
 	"context"
+	"slices"
 
 	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/workflow"
@@ -83,6 +84,12 @@ func (s *Service) afterSave(ctx context.Context, rec Record) Record {
 // effect. The record is saved without what was done (a lost race leaves it
 // for another run: every effect is idempotent).
 func (s *Service) runOutbox(ctx context.Context, rec Record) Record {
+	// stored is the record as saved: what is returned when the outbox's new
+	// state cannot be saved, so that callers see the work still recorded as
+	// undone (and keep the field locks that guard it).
+	stored := rec
+	stored.Outbox = slices.Clone(rec.Outbox)
+	stored.History = slices.Clone(rec.History)
 	if len(rec.Outbox) == 0 {
 		return rec
 	}
@@ -116,7 +123,7 @@ func (s *Service) runOutbox(ctx context.Context, rec Record) Record {
 	saved, err := s.replace(ctx, rec)
 	if err != nil {
 		s.log().WarnContext(ctx, "recording the outbox failed; left for the sweeper", "request", rec.ID, "err", err.Error())
-		return rec
+		return stored
 	}
 	return saved
 }
