@@ -181,9 +181,10 @@ function getPath(obj, segs) {
   return cur;
 }
 
-// parsePK parses the partition key header: a JSON array of key values.
-// Returns {ok, values} or {ok:false, message}. "[{}]" / "[]" mean "none".
-function parsePK(raw) {
+// parsePKValues parses the partition key header, a JSON array of key values
+// (a bare value counts as one): {ok, values} with values null when the
+// header is absent, or {ok:false, message}.
+function parsePKValues(raw) {
   if (raw === undefined || raw === "") return { ok: true, values: null };
   let v;
   try {
@@ -191,11 +192,19 @@ function parsePK(raw) {
   } catch (_) {
     return { ok: false, message: `malformed ${PK_HEADER} header` };
   }
-  if (!Array.isArray(v)) v = [v];
+  return { ok: true, values: Array.isArray(v) ? v : [v] };
+}
+
+// parsePK parses the partition key header of a document operation:
+// "[{}]" / "[]" mean "none".
+function parsePK(raw) {
+  const pk = parsePKValues(raw);
+  if (!pk.ok || pk.values === null) return pk;
+  const v = pk.values;
   if (v.length === 0 || (v.length === 1 && v[0] !== null && typeof v[0] === "object")) {
     return { ok: true, values: null };
   }
-  return { ok: true, values: v };
+  return pk;
 }
 
 // The stock store indexes documents by (partition value, id), where the
@@ -566,16 +575,9 @@ function queryInfo(features) {
 // (the query runs over all partitions), otherwise one matcher per key path
 // ({} in the header = the path is absent from the document).
 function queryPartition(raw) {
-  if (raw === undefined || raw === "") return { ok: true, values: null };
-  let v;
-  try {
-    v = JSON.parse(raw);
-  } catch (_) {
-    return { ok: false, message: `malformed ${PK_HEADER} header` };
-  }
-  if (!Array.isArray(v)) v = [v];
-  if (v.length === 0) return { ok: true, values: null };
-  return { ok: true, values: v };
+  const pk = parsePKValues(raw);
+  if (pk.ok && pk.values !== null && pk.values.length === 0) return { ok: true, values: null };
+  return pk;
 }
 
 function inPartition(doc, paths, values) {
