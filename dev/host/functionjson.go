@@ -243,11 +243,7 @@ func validateBinding(fn *Function, bo obj, b Binding) error {
 	case TypeBlobTrigger, "blob":
 		_, err = bo.str("path", true)
 	case TypeServiceBusTrigger:
-		q, err := bo.str("queueName", false)
-		if err != nil {
-			return err
-		}
-		t, err := bo.str("topicName", false)
+		q, t, err := serviceBusEntity(bo)
 		if err != nil {
 			return err
 		}
@@ -261,11 +257,7 @@ func validateBinding(fn *Function, bo obj, b Binding) error {
 		}
 		return err
 	case "serviceBus":
-		q, err := bo.str("queueName", false)
-		if err != nil {
-			return err
-		}
-		t, err := bo.str("topicName", false)
+		q, t, err := serviceBusEntity(bo)
 		if err != nil {
 			return err
 		}
@@ -281,4 +273,14 @@ func validateBinding(fn *Function, bo obj, b Binding) error {
 		_, err = bo.str("containerName", true)
 	}
 	return err
+}
+
+// serviceBusEntity reads a Service Bus binding's optional queueName and
+// topicName (either may be empty; a non-string value is an error naming it).
+func serviceBusEntity(bo obj) (queue, topic string, err error) {
+	if queue, err = bo.str("queueName", false); err != nil {
+		return "", "", err
+	}
+	topic, err = bo.str("topicName", false)
+	return queue, topic, err
 }
