@@ -80,6 +80,8 @@ func (in *Instance) Deliver(ctx context.Context, def *Definition, ev Event, now 
 		err = r.timer(ev)
 	case EventCancel:
 		err = r.cancel(ev)
+	case EventIncident:
+		err = r.incident(ev)
 	default:
 		err = domain.E(domain.KindInvalid, "workflow: unknown event type %q", ev.Type)
 	}
@@ -533,6 +535,14 @@ func (r *run) cancel(ev Event) error {
 		return domain.E(domain.KindConflict, "the request is already %s", r.in.Status)
 	}
 	r.finish(StatusTerminated, "", reasonOr(ev.Comment, "cancelled"), ev.Actor)
+	return nil
+}
+
+func (r *run) incident(ev Event) error {
+	if r.in.Status.Terminal() {
+		return domain.E(domain.KindConflict, "the request is already %s", r.in.Status)
+	}
+	r.fail("", reasonOr(ev.Comment, "incident"))
 	return nil
 }
 

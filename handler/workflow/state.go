@@ -150,6 +150,10 @@ const (
 	EventTaskDecision EventType = "taskDecision"
 	EventTimerFired   EventType = "timerFired"
 	EventCancel       EventType = "cancel"
+	// EventIncident ends a running instance Failed with Comment as the
+	// reason: an event the caller could not process in any number of
+	// attempts (e.g. a dead-lettered step message).
+	EventIncident EventType = "incident"
 )
 
 // Event is an external input. ID is the idempotency key: an event whose ID
@@ -166,7 +170,7 @@ type Event struct {
 	Decision DecisionKind
 	Actor    string
 	Groups   []string // the actor's groups, checked against the candidate groups
-	Comment  string
+	Comment  string   // decision and cancel comment; the reason of an incident
 	// timer
 	TimerID string
 }
