@@ -2,6 +2,7 @@ package request
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/profileflow/profileflow/handler/docstore"
@@ -32,22 +33,41 @@ type ApplyChange struct {
 	ProfileID string `json:"profileId"`
 }
 
+// TimerCancel withdraws a scheduled timer that the workflow no longer
+// waits for (its task was decided, the request ended). Sequence is the
+// number the Dispatcher returned when it scheduled the timer (0 when
+// unknown: nothing can be withdrawn, and the timer, should it fire, is
+// ignored by the engine as not pending).
+type TimerCancel struct {
+	TimerID  string `json:"timerId"`
+	Sequence int64  `json:"sequence,omitempty"`
+}
+
 // Effect is one entry of a record's outbox: exactly one of Apply (carried
-// out by the service itself), Timer (to schedule) or Notice (to send), both
-// delivered by the Dispatcher.
+// out by the service itself), Timer (to schedule), Cancel (a scheduled
+// timer to withdraw) or Notice (to send), the last three delivered by the
+// Dispatcher.
 type Effect struct {
 	ID     string          `json:"id"`
 	Apply  *ApplyChange    `json:"apply,omitempty"`
 	Timer  *workflow.Timer `json:"timer,omitempty"`
+	Cancel *TimerCancel    `json:"cancel,omitempty"`
 	Notice *Notice         `json:"notice,omitempty"`
 }
 
-// Dispatcher delivers timers and notices (Service Bus scheduled messages
-// and the notifications queue in Azure). Implementations must be
-// idempotent per Effect.ID. With a nil Dispatcher timers and notices are
-// not recorded at all.
+// Dispatcher delivers timers, their cancellations and notices (in Azure:
+// Service Bus scheduled messages on the workflow queue, their
+// cancellation, and messages on the notifications queue). requestID is the
+// request whose outbox holds e. Implementations must be idempotent per
+// Effect.ID. For a Timer, Dispatch returns the broker's sequence number of
+// the scheduled message (kept in Record.Scheduled, so that a later Cancel
+// can name it); 0 for other effects. A Cancel of a timer that already
+// fired, was already withdrawn or was never known succeeds. Errors are
+// KindTransient when the broker is unreachable or throttles, and leave the
+// effect in the outbox for the next run. With a nil Dispatcher, timers,
+// cancellations and notices are not recorded at all.
 type Dispatcher interface {
-	Dispatch(ctx context.Context, p Effect) error
+	Dispatch(ctx context.Context, requestID string, e Effect) (sequence int64, err error)
 }
 
 // pendingApply reports whether the record still has a change to apply.
@@ -90,9 +110,11 @@ func (s *Service) runOutbox(ctx context.Context, rec Record) Record {
 	stored := rec
 	stored.Outbox = slices.Clone(rec.Outbox)
 	stored.History = slices.Clone(rec.History)
+	stored.Scheduled = maps.Clone(rec.Scheduled)
 	if len(rec.Outbox) == 0 {
 		return rec
 	}
+	rec.Scheduled = maps.Clone(rec.Scheduled)
 	var left []Effect
 	held := false
 	for _, e := range rec.Outbox {
@@ -109,10 +131,23 @@ func (s *Service) runOutbox(ctx context.Context, rec Record) Record {
 			rec.History = append(rec.History, HistoryEntry{At: s.now(), Type: "ChangeApplied", Detail: "profile " + rec.ProfileID})
 		case s.Dispatcher == nil:
 			left = append(left, e)
+		case e.Cancel != nil && e.Cancel.Sequence == 0:
+			// Never known to be scheduled: nothing to withdraw.
 		default:
-			if err := s.Dispatcher.Dispatch(ctx, e); err != nil {
+			seq, err := s.Dispatcher.Dispatch(ctx, rec.ID, e)
+			if err != nil {
 				s.log().WarnContext(ctx, "dispatch failed; kept in the record's outbox", "request", rec.ID, "effect", e.ID, "err", err.Error())
 				left = append(left, e)
+				continue
+			}
+			switch {
+			case e.Timer != nil && seq != 0:
+				if rec.Scheduled == nil {
+					rec.Scheduled = map[string]int64{}
+				}
+				rec.Scheduled[e.Timer.ID] = seq
+			case e.Cancel != nil:
+				delete(rec.Scheduled, e.Cancel.TimerID)
 			}
 		}
 	}
@@ -120,6 +155,9 @@ func (s *Service) runOutbox(ctx context.Context, rec Record) Record {
 		return rec
 	}
 	rec.Outbox = left
+	if len(rec.Scheduled) == 0 {
+		rec.Scheduled = nil
+	}
 	saved, err := s.replace(ctx, rec)
 	if err != nil {
 		s.log().WarnContext(ctx, "recording the outbox failed; left for the sweeper", "request", rec.ID, "err", err.Error())
@@ -147,4 +185,44 @@ func (s *Service) applyChange(ctx context.Context, rec Record) error {
 		_, err = s.Profiles.ReplaceProfile(ctx, next)
 		return err
 	})
+}
+
+// timerHistory names the history entry of each notice a fired boundary
+// timer gives (workflow: "reminder" for a non-interrupting timer,
+// "escalated" for an interrupting one).
+var timerHistory = map[string]string{"reminder": "TaskReminder", "escalated": "TaskEscalated"}
+
+// withdrawTimer records that the workflow no longer waits for timer id: a
+// timer still in the outbox was never scheduled and is dropped; one already
+// scheduled gets a Cancel naming its sequence number.
+func withdrawTimer(rec *Record, id string) {
+	if i := slices.IndexFunc(rec.Outbox, func(e Effect) bool { return e.Timer != nil && e.Timer.ID == id }); i >= 0 {
+		rec.Outbox = slices.Delete(rec.Outbox, i, i+1)
+		return
+	}
+	rec.Outbox = append(rec.Outbox, Effect{ID: "cancel-" + id, Cancel: &TimerCancel{TimerID: id, Sequence: rec.Scheduled[id]}})
+}
+
+// forgetSettledTimers drops the sequence numbers of timers that neither
+// wait in the workflow nor wait to be withdrawn (fired or withdrawn).
+func forgetSettledTimers(rec *Record) {
+	if len(rec.Scheduled) == 0 {
+		return
+	}
+	live := map[string]bool{}
+	if rec.Workflow != nil {
+		for _, t := range rec.Workflow.Timers {
+			live[t.ID] = true
+		}
+	}
+	for _, e := range rec.Outbox {
+		if e.Cancel != nil {
+			live[e.Cancel.TimerID] = true
+		}
+	}
+	rec.Scheduled = maps.Clone(rec.Scheduled)
+	maps.DeleteFunc(rec.Scheduled, func(id string, _ int64) bool { return !live[id] })
+	if len(rec.Scheduled) == 0 {
+		rec.Scheduled = nil
+	}
 }

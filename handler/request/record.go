@@ -113,6 +113,10 @@ type Record struct {
 	// Applied: the change was written to the profile (the applyChange
 	// task's effect was carried out).
 	Applied bool `json:"applied,omitempty"`
+	// Scheduled maps the id of each timer the Dispatcher scheduled to the
+	// broker's sequence number of its message, so that the timer can be
+	// withdrawn once the workflow no longer waits for it.
+	Scheduled map[string]int64 `json:"scheduled,omitempty"`
 	// Attention marks work a crash or outage may have left undone (see
 	// Service.Sweep); kept in step on every save.
 	Attention bool `json:"attention"`

@@ -331,6 +331,11 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 	for _, t := range eff.TasksCreated {
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskAssigned", Detail: fmt.Sprintf("%s to %s", t.ID, strings.Join(t.CandidateGroups, ","))})
 	}
+	for _, n := range eff.Notifications {
+		if typ, ok := timerHistory[n.Kind]; ok {
+			rec.History = append(rec.History, HistoryEntry{At: now, Type: typ, Detail: fmt.Sprintf("%s to %s", n.Task, strings.Join(n.Groups, ","))})
+		}
+	}
 	for _, e := range st.effects {
 		if e.Apply != nil || s.Dispatcher != nil {
 			rec.Outbox = append(rec.Outbox, e)
@@ -340,13 +345,17 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 		for _, t := range eff.TimersScheduled {
 			rec.Outbox = append(rec.Outbox, Effect{ID: "timer-" + t.ID, Timer: &t})
 		}
+		for _, id := range eff.TimersCancelled {
+			withdrawTimer(rec, id)
+		}
 		for _, n := range eff.Notifications {
 			rec.Outbox = append(rec.Outbox, Effect{ID: n.ID, Notice: &Notice{ID: n.ID, RequestID: rec.ID, ProfileID: rec.ProfileID, Owner: rec.Owner, Kind: n.Kind, Task: n.Task, Groups: n.Groups, Reason: n.Reason}})
 		}
+		forgetSettledTimers(rec)
 	}
-	// Without a Dispatcher nothing delivers timers and notices yet (they
-	// arrive with Service Bus): they stay out of the outbox so the sweeper
-	// settles. A profile change is applied by the service itself.
+	// Without a Dispatcher nothing delivers timers and notices: they stay
+	// out of the outbox so the sweeper settles. A profile change is applied
+	// by the service itself.
 	rec.LastUpdatedTime = now
 	rec.CustomStatus = customStatus(*rec)
 }

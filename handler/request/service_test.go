@@ -18,22 +18,31 @@ import (
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
 type recDispatcher struct {
-	mu   sync.Mutex
-	seen map[string]int
-	fail bool
+	mu        sync.Mutex
+	seen      map[string]int
+	fail      bool
+	seq       int64
+	cancelled []int64 // sequence numbers of withdrawn timers
 }
 
-func (d *recDispatcher) Dispatch(_ context.Context, p Effect) error {
+func (d *recDispatcher) Dispatch(_ context.Context, _ string, p Effect) (int64, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.fail {
-		return domain.E(domain.KindTransient, "queue down")
+		return 0, domain.E(domain.KindTransient, "queue down")
 	}
 	if d.seen == nil {
 		d.seen = map[string]int{}
 	}
 	d.seen[p.ID]++
-	return nil
+	if p.Cancel != nil {
+		d.cancelled = append(d.cancelled, p.Cancel.Sequence)
+	}
+	if p.Timer != nil {
+		d.seq++
+		return d.seq, nil
+	}
+	return 0, nil
 }
 
 type fixture struct {
