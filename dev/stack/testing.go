@@ -49,3 +49,33 @@ func CosmosT(t testing.TB) *Cosmos {
 	})
 	return c
 }
+
+// ServiceBusT starts the Service Bus peer for a test on a free port (with
+// the project topology, in memory, unless options say otherwise; LogDir
+// defaults to a test directory), fails the test if it cannot (never skips),
+// and stops it when the test ends.
+func ServiceBusT(t testing.TB, opts ...ServiceBusOptions) *ServiceBus {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), testStartTimeout)
+	defer cancel()
+	var o ServiceBusOptions
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.LogDir == "" {
+		o.LogDir = t.TempDir()
+	}
+	s, err := StartServiceBus(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("servicebus log tail:\n%s", s.LogTail())
+		}
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
