@@ -30,7 +30,7 @@ var sdkOwners = []struct {
 
 // domainPkgs (and docstore, the pure document port they may use) may import
 // only the standard library, other domain packages and small pure libraries.
-var domainPkgs = map[string]bool{"domain": true, "workflow": true, "mfa": true, "upload": true, "request": true, "scan": true, "idempotency": true, "obs": true, "docstore": true}
+var domainPkgs = map[string]bool{"domain": true, "workflow": true, "mfa": true, "upload": true, "request": true, "scan": true, "idempotency": true, "obs": true, "docstore": true, "notify": true}
 
 var pureLibs = []string{"github.com/expr-lang/expr", "golang.org/x/text", "github.com/gabriel-vasile/mimetype", "github.com/go-jose/go-jose"}
 

@@ -16,6 +16,7 @@ type (
 	MFAStore    = stores.MFA
 	UploadStore = stores.Uploads
 	Idempotency = stores.Idempotency
+	Notices     = stores.Notices
 )
 
 // NewProfiles returns a domain.ProfileStore over an empty table.
@@ -32,3 +33,6 @@ func NewUploadStore() *UploadStore { return stores.NewUploads(NewDocs()) }
 
 // NewIdempotency returns an idempotency.Store over an empty table.
 func NewIdempotency() *Idempotency { return stores.NewIdempotency(NewDocs()) }
+
+// NewNotices returns a notify.SentLog over an empty table.
+func NewNotices() *Notices { return stores.NewNotices(NewDocs()) }
