@@ -13,11 +13,15 @@ import (
 
 // RequestService runs change requests (*request.Service): Status and Cancel
 // answer KindNotFound alike for an unknown request and one the caller may
-// not read.
+// not read; Step and StepDeadLettered process the workflow queue's messages
+// (errors keep their kinds: KindTransient when the message should come
+// again).
 type RequestService interface {
 	Status(ctx context.Context, p domain.Principal, id string, opts request.StatusOptions) (request.StatusView, error)
 	Cancel(ctx context.Context, p domain.Principal, id, comment string) (request.Record, error)
 	Sweep(ctx context.Context, quiet time.Duration, limit int) (request.SweepResult, error)
+	Step(ctx context.Context, st request.Step) (request.Record, error)
+	StepDeadLettered(ctx context.Context, st request.Step, deliveries int64, cause string) (request.Record, error)
 }
 
 // getRequest: GET /api/v1/requests/{requestId}[?showHistory=false][&showInput=false]

@@ -38,4 +38,7 @@ var routes = []route{
 // triggers is the one table of non-HTTP functions.
 var triggers = []trigger{
 	{Function: "Sweep", Handle: (*Server).sweep},
+	{Function: "WorkflowStep", Handle: (*Server).workflowStep},
+	{Function: "WorkflowDeadLetter", Handle: (*Server).workflowDeadLetter},
+	{Function: "Notify", Handle: (*Server).notifyTrigger},
 }

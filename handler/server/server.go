@@ -42,7 +42,8 @@ type Deps struct {
 	MFA      MFAService      // SMS second factor (mfa.go)
 	Uploads  UploadService   // direct-to-blob uploads (uploads.go)
 	Changes  ChangeSubmitter // PATCH of a profile (profile.go)
-	Requests RequestService  // status, cancel and the sweep (requests.go)
+	Requests RequestService  // status, cancel, the sweep and workflow steps (requests.go)
+	Notices  Notifier        // notification SMS (trigger_notify.go)
 	Log      *slog.Logger
 }
 
@@ -131,7 +132,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id == "" {
 		id = newID()
 	}
-	ctx := obs.WithInvocation(r.Context(), id)
+	ctx := obs.WithTraceparent(obs.WithInvocation(r.Context(), id), r.Header.Get("traceparent"))
 	setSecurityHeaders(w.Header())
 	defer func() {
 		if v := recover(); v != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/profileflow/profileflow/handler/invoke"
 	"github.com/profileflow/profileflow/handler/memory"
 	"github.com/profileflow/profileflow/handler/mfa"
+	"github.com/profileflow/profileflow/handler/notify"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/upload"
 	"github.com/profileflow/profileflow/handler/workflow"
@@ -52,6 +53,8 @@ type testEnv struct {
 	requests  *request.Service
 	reqStore  *memory.Requests
 	sink      *memSink
+	notices   *notify.Service
+	sms       *smsSpy
 }
 
 func newEnv(t testing.TB, logs io.Writer) *testEnv {
@@ -93,7 +96,9 @@ func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Log: log}
+	e.sms = &smsSpy{}
+	e.notices = &notify.Service{Profiles: e.profiles, Sender: e.sms, Sent: memory.NewNotices(), GroupPhones: map[string]string{"ProfileApprover": "+15550100001"}, Log: log}
+	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Notices: e.notices, Log: log}
 	if e.s, err = New(e.deps); err != nil {
 		t.Fatal(err)
 	}
