@@ -99,7 +99,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	profiles := stores.NewProfiles(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_PROFILES")))
 
 	// MFA: Twilio Verify + mfa container + token key; see mfa_wire.go.
-	mfaSvc, _, err := wireMFA(cfg, cosmos, log)
+	mfaSvc, twilio, err := wireMFA(cfg, cosmos, log)
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("mfa: %w", err)
 	}
@@ -110,8 +110,17 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 	if err != nil {
 		return server.Deps{}, fmt.Errorf("setting WORKFLOW_DEFINITION: %w", err)
 	}
+	if err := scaleTimers(cfg, def, log); err != nil {
+		return server.Deps{}, err
+	}
+	// Timers, their cancellation and notices go out through Service Bus;
+	// see workflow_wire.go.
+	bus, err := wireServiceBus(cfg)
+	if err != nil {
+		return server.Deps{}, err
+	}
 	reqStore := stores.NewRequests(cosmos.Container(db, cfg.String("COSMOS_CONTAINER_REQUESTS")))
-	requests := &request.Service{Requests: reqStore, Locks: reqStore, Profiles: profiles, Definition: def, Log: log}
+	requests := &request.Service{Requests: reqStore, Locks: reqStore, Profiles: profiles, Definition: def, Dispatcher: bus, Log: log}
 	if err := def.CheckHandlers(requests.Handlers()); err != nil {
 		return server.Deps{}, err
 	}
@@ -140,6 +149,11 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 		return server.Deps{}, err
 	}
 
+	notices, err := wireNotify(cfg, cosmos, profiles, twilio, log)
+	if err != nil {
+		return server.Deps{}, err
+	}
+
 	return server.Deps{
 		Auth:     verifier,
 		Profiles: profiles,
@@ -147,6 +161,7 @@ func wire(ctx context.Context, cfg *config.Config, log *slog.Logger) (server.Dep
 		Uploads:  uploads,
 		Changes:  changes,
 		Requests: requests,
+		Notices:  notices,
 		Log:      log,
 	}, nil
 }

@@ -52,6 +52,13 @@ var Settings = []Setting{
 	{Name: "MFA_MAX_FAILED_CHECKS", Default: "10", Doc: "wrong codes one profile may enter per rolling 24 hours before SMS verification locks (whole number ≥ 1)"},
 
 	{Name: "WORKFLOW_DEFINITION", Default: "workflows/profile-update.bpmn", Doc: "BPMN file of the profile-update process, relative to the app root (make package copies workflows/ there)"},
+	{Name: "WORKFLOW_TIMER_SCALE", Local: true, Doc: "local only, refused unless PROFILEFLOW_DEV_MODE=true: a factor in (0, 1] applied to every boundary timer of the workflow (0.0001 makes PT24H last 8.64 s); empty = real durations"},
+	{Name: "PROFILEFLOW_DEV_MODE", Local: true, Doc: "local only: true allows the dev-only settings (WORKFLOW_TIMER_SCALE); never set in Azure"},
+
+	{Name: "ServiceBusConnection", Secret: true, Local: true, Doc: "Service Bus connection string, e.g. the local peer's Endpoint=sb://127.0.0.1:5672;…;UseDevelopmentEmulator=true; empty in Azure, where the identity-based settings below are used. The Service Bus triggers of functions/ name the same setting (\"connection\")"},
+	{Name: "ServiceBusConnection__fullyQualifiedNamespace", Doc: "Service Bus namespace (<name>.servicebus.windows.net) of the identity-based connection in Azure, used when ServiceBusConnection is empty"},
+	{Name: "ServiceBusConnection__clientId", Doc: "client id of the user-assigned managed identity the Service Bus connection uses; empty = DefaultAzureCredential (the system-assigned identity)"},
+	{Name: "NOTIFY_GROUP_PHONES", Doc: "where approval notices (task assigned, reminder, escalation) go: comma-separated group=+E.164 pairs, e.g. ProfileApprover=+15550100001; a candidate group without a number gets no SMS"},
 
 	{Name: "UPLOAD_ACCOUNTS", Required: true, Doc: "comma-separated blob service URLs of the upload shards"},
 	{Name: "UPLOAD_ACCOUNT_KEY", Secret: true, Local: true, Doc: "shared key of the upload accounts (Azurite only; Azure uses user delegation SAS)"},
