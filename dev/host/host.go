@@ -40,8 +40,8 @@ type Options struct {
 	Outbox   *outbox.Box  // GET /dev/outbox?to=<E.164>; nil → []
 	// Static serves paths outside the route prefix and /dev (the web UI).
 	Static http.Handler
-	// Sources are extra trigger sources (blob poller, Service Bus receiver…),
-	// started after the built-in timer source, stopped in reverse order.
+	// Sources are extra trigger sources (e.g. a blob poller), started after
+	// the built-in timer and Service Bus sources, stopped in reverse order.
 	Sources []TriggerSource
 }
 
@@ -94,6 +94,10 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	serviceBus, err := newServiceBusSource(app, env.get)
+	if err != nil {
+		return nil, err
+	}
 	ln := opts.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", opts.Addr); err != nil {
@@ -132,7 +136,7 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 			h.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
-	for _, src := range append([]TriggerSource{timers}, opts.Sources...) {
+	for _, src := range append([]TriggerSource{timers, serviceBus}, opts.Sources...) {
 		if err := src.Start(runCtx, h); err != nil {
 			_ = h.Close()
 			return nil, fmt.Errorf("start trigger source %T: %w", src, err)

@@ -109,6 +109,11 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 			_ = os.WriteFile(tmp, rec, 0o644)
 			_ = os.Rename(tmp, filepath.Join(dir, name+".json"))
 		}
+		switch {
+		case strings.HasPrefix(name, "Sb"):
+			serveServiceBus(w, name, body)
+			return
+		}
 		switch name {
 		case "BadType":
 			_, _ = io.WriteString(w, `{"Outputs":{}}`) // sniffed as text/plain
