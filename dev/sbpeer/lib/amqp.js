@@ -260,10 +260,16 @@ class Server {
             return;
         }
         if (ok) {
-            d.update(true, message[{ complete: 'accepted', deadletter: 'rejected', modified: 'modified' }[kind]](
-                kind === 'deadletter' ? { error: state.error } : kind === 'modified' ? {
+            // The outcome is echoed; a dead-letter's rejected carries no
+            // error (SDK: go-amqp returns a rejected's error to the caller).
+            const echo = {
+                complete: () => message.accepted(),
+                deadletter: () => message.rejected(),
+                modified: () => message.modified({
                     delivery_failed: state.delivery_failed, undeliverable_here: state.undeliverable_here,
-                } : undefined).described());
+                }),
+            }[kind]();
+            d.update(true, echo.described());
         } else {
             d.update(true, message.rejected({
                 error: {
