@@ -27,7 +27,8 @@ type Options struct {
 	Listener net.Listener
 	// Env is added to the handler's environment after os.Environ() (later
 	// entries win), like app settings; "KEY=value" entries. It also resolves
-	// %Setting% references in timer schedules and handler arguments.
+	// %Setting% references in timer schedules, Service Bus entity names and
+	// handler arguments, and holds the Service Bus connection settings.
 	Env           []string
 	ReadyTimeout  time.Duration // handler readiness; default 30s
 	StopGrace     time.Duration // SIGTERM → SIGKILL; default 10s

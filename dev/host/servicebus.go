@@ -26,7 +26,7 @@ const (
 	defaultServiceBusConn   = "AzureWebJobsServiceBus"
 	deadLetterSuffix        = "/$deadletterqueue"
 	serviceBusStopGrace     = 10 * time.Second // in-flight invocations may finish on Stop
-	serviceBusSettleTimeout = 30 * time.Second
+	serviceBusSettleTimeout = 5 * time.Second  // a settlement over a lost connection never succeeds
 	serviceBusMaxBackoff    = 5 * time.Second
 )
 
@@ -326,12 +326,8 @@ func (s *serviceBusSource) Stop() error {
 	stopInvokes()
 	ctx, cancel := context.WithTimeout(context.Background(), serviceBusSettleTimeout)
 	defer cancel()
+	// Closing a client closes its receivers' links too.
 	var errs []error
-	for _, l := range s.listeners {
-		if l.receiver != nil {
-			errs = append(errs, l.receiver.Close(ctx))
-		}
-	}
 	s.mu.Lock()
 	for _, c := range s.clients {
 		errs = append(errs, c.Close(ctx))
@@ -488,7 +484,7 @@ func ServiceBusPayload(name string, m *azservicebus.ReceivedMessage, namespace s
 	md = map[string]any{
 		"MessageReceiver": map[string]any{}, "MessageSession": map[string]any{}, "MessageActions": map[string]any{},
 		"SessionActions": map[string]any{}, "ReceiveActions": map[string]any{},
-		"Client": map[string]any{"FullyQualifiedNamespace": namespace, "IsClosed": false, "TransportType": 0, "Identifier": namespace + "-" + newUUID()},
+		"Client":        map[string]any{"FullyQualifiedNamespace": namespace, "IsClosed": false, "TransportType": 0, "Identifier": namespace + "-" + newUUID()},
 		"DeliveryCount": strconv.FormatUint(uint64(m.DeliveryCount), 10),
 		"LockToken":     quote(guid(m.LockToken)),
 		"MessageId":     quote(m.MessageID),

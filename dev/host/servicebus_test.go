@@ -30,13 +30,13 @@ func fixtureMessage() *azservicebus.ReceivedMessage {
 	enq := time.Date(2024, 6, 15, 12, 34, 56, 789_000_000, time.UTC)
 	exp := time.Date(2024, 6, 29, 12, 34, 56, 789_000_000, time.UTC)
 	return &azservicebus.ReceivedMessage{
-		Body:          []byte(`{"requestId":"abc","blobPath":"uploads/requests/abc/attachment1.pdf","attempt":1,"source":{"system":"web"},"tags":["pdf"]}`),
-		MessageID:     "4d2f1c9e0b8a4f6e9c3d2b1a0f9e8d7c",
-		ContentType:   s("application/json"),
-		CorrelationID: s("abc"),
-		Subject:       s("request.created"),
-		DeliveryCount: 1,
-		LockToken:     [16]byte{0x8a, 0x2e, 0x5a, 0x8d, 0x4c, 0x2b, 0x4b, 0x39, 0x9f, 0x0f, 0x6a, 0x8f, 0x8c, 0x1d, 0x2e, 0x3f},
+		Body:           []byte(`{"requestId":"abc","blobPath":"uploads/requests/abc/attachment1.pdf","attempt":1,"source":{"system":"web"},"tags":["pdf"]}`),
+		MessageID:      "4d2f1c9e0b8a4f6e9c3d2b1a0f9e8d7c",
+		ContentType:    s("application/json"),
+		CorrelationID:  s("abc"),
+		Subject:        s("request.created"),
+		DeliveryCount:  1,
+		LockToken:      [16]byte{0x8a, 0x2e, 0x5a, 0x8d, 0x4c, 0x2b, 0x4b, 0x39, 0x9f, 0x0f, 0x6a, 0x8f, 0x8c, 0x1d, 0x2e, 0x3f},
 		SequenceNumber: &seq, EnqueuedTime: &enq, ExpiresAt: &exp,
 		ApplicationProperties: map[string]any{"tenant": "contoso", "priority": int64(5), "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
 	}
@@ -217,22 +217,28 @@ func serveServiceBus(w http.ResponseWriter, fn string, raw []byte) {
 	_ = json.Unmarshal([]byte(quoted), &once)
 	_ = json.Unmarshal([]byte(once), &body)
 	dc, _ := strconv.ParseInt(fmt.Sprint(env.Metadata["DeliveryCount"]), 10, 64)
-	time.Sleep(time.Duration(body.SleepMs) * time.Millisecond)
 	rec := sbRecord{ID: body.ID, DeliveryCount: dc, InFlight: n, Failed: dc <= body.Fail, Metadata: env.Metadata}
-	line, _ := json.Marshal(rec)
-	sbRecordMu.Lock()
-	f, err := os.OpenFile(filepath.Join(os.Getenv("DEVHOST_TEST_RECORD"), fn+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err == nil {
-		_, _ = f.Write(append(line, '\n'))
-		_ = f.Close()
-	}
-	sbRecordMu.Unlock()
+	appendRecord(fn+".start", rec)
+	time.Sleep(time.Duration(body.SleepMs) * time.Millisecond)
+	appendRecord(fn, rec)
 	if rec.Failed {
 		http.Error(w, "failing on purpose", http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = fmt.Fprintf(w, `{"Outputs":{},"Logs":["%s %s delivery %d"],"ReturnValue":null}`, fn, body.ID, dc)
+}
+
+// appendRecord appends rec to <record dir>/<name>.jsonl.
+func appendRecord(name string, rec sbRecord) {
+	line, _ := json.Marshal(rec)
+	sbRecordMu.Lock()
+	defer sbRecordMu.Unlock()
+	f, err := os.OpenFile(filepath.Join(os.Getenv("DEVHOST_TEST_RECORD"), name+".jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err == nil {
+		_, _ = f.Write(append(line, '\n'))
+		_ = f.Close()
+	}
 }
 
 func readSBRecords(t *testing.T, dir, fn string) []sbRecord {
@@ -341,14 +347,14 @@ func newSBEnv(t *testing.T) *sbEnv {
 	}
 	sb := stack.ServiceBusT(t, stack.ServiceBusOptions{Topology: topo, StateFile: filepath.Join(t.TempDir(), "state.json")})
 	fns := map[string]string{
-		"SbBasic":      sbFn("basic", ""),
-		"SbPoison":     sbFn("poison", ""),
-		"SbPoisonDLQ":  sbFn("poison/$DeadLetterQueue", ""),
-		"SbLocks":      sbFn("locks", ""),
-		"SbLimits":     sbFn("limits", ""),
-		"SbManual":     sbFn("manual", `,"autoCompleteMessages":false`),
-		"SbRestart":    sbFn("restart", ""),
-		"SbNoSetting":  `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"basic","connection":"NotSet"}]}`,
+		"SbBasic":       sbFn("basic", ""),
+		"SbPoison":      sbFn("poison", ""),
+		"SbPoisonDLQ":   sbFn("poison/$DeadLetterQueue", ""),
+		"SbLocks":       sbFn("locks", ""),
+		"SbLimits":      sbFn("limits", ""),
+		"SbManual":      sbFn("manual", `,"autoCompleteMessages":false`),
+		"SbRestart":     sbFn("restart", ""),
+		"SbNoSetting":   `{"bindings":[{"type":"serviceBusTrigger","direction":"in","name":"msg","queueName":"basic","connection":"NotSet"}]}`,
 		"SbFromSetting": sbFn("%SbQueue%", ""),
 	}
 	h, err := startTestHost(t, "ok", fns, func(o *Options) {
@@ -469,10 +475,14 @@ func TestServiceBusTrigger(t *testing.T) {
 	t.Run("peer restarted while messages are in flight: nothing lost", func(t *testing.T) {
 		var bodies []string
 		for i := range 6 {
-			bodies = append(bodies, fmt.Sprintf(`{"id":"r%d","sleepMs":700}`, i))
+			bodies = append(bodies, fmt.Sprintf(`{"id":"r%d","sleepMs":1500}`, i))
 		}
 		e.send(t, "restart", bodies...)
-		waitSB(t, dir, "SbRestart", func(r []sbRecord) bool { return len(r) >= 1 })
+		// Invocations have started and none has finished.
+		waitSB(t, dir, "SbRestart.start", func(r []sbRecord) bool { return len(r) >= 1 })
+		if done := readSBRecords(t, dir, "SbRestart"); len(done) != 0 {
+			t.Fatalf("finished before the restart: %+v", done)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := e.sb.Restart(ctx); err != nil {
