@@ -1,6 +1,7 @@
 // Package local starts the whole system on loopback: the stand-ins (Azurite,
-// the Cosmos DB server), the fake Twilio API, the local OIDC issuer, and the
-// development host running the packaged app (build/app) with the handler.
+// the Cosmos DB server, the Service Bus peer), the fake Twilio API, the local
+// OIDC issuer, and the development host running the packaged app
+// (build/app) with the handler.
 // `make run` and the end-to-end tests both use it, so what the tests exercise
 // is what a developer runs. It starts the local system and nothing else;
 // building the app folder is dev/artifact's job. Nothing here is deployed.
@@ -37,17 +38,19 @@ const (
 	ServiceAzurite = "Azurite blob"
 	ServiceCosmos  = "Cosmos DB stand-in"
 	ServiceTwilio  = "fake Twilio API"
+	ServiceBus     = "Service Bus peer"
 )
 
 // Options choose ports (0 = a free port) and where logs go.
 type Options struct {
-	AppDir        string // packaged app; default <repo>/build/app
-	HostPort      int    // development host; 7071 for make run, 0 in tests
-	AzuritePort   int
-	CosmosPort    int
-	TwilioPort    int
-	LogDir        string    // stand-in logs; "" = temporary
-	HandlerOutput io.Writer // handler logs; default os.Stderr
+	AppDir         string // packaged app; default <repo>/build/app
+	HostPort       int    // development host; 7071 for make run, 0 in tests
+	AzuritePort    int
+	CosmosPort     int
+	TwilioPort     int
+	ServiceBusPort int
+	LogDir         string    // stand-in logs; "" = temporary
+	HandlerOutput  io.Writer // handler logs; default os.Stderr
 	// Logger receives start-up events, among them one "started" record
 	// (service, pid) per child process, and the development host's logs.
 	Logger *slog.Logger
@@ -69,8 +72,11 @@ type System struct {
 	Outbox    *outbox.Box
 	Azurite   *stack.Azurite
 	Cosmos    *stack.Cosmos
-	Host      *host.Host // nil with NoHost
-	Profiles  domain.ProfileStore
+	// ServiceBus is the local Service Bus peer (the queues of
+	// dev/sbpeer/topology.json, in memory).
+	ServiceBus *stack.ServiceBus
+	Host       *host.Host // nil with NoHost
+	Profiles   domain.ProfileStore
 
 	twilio  *faketwilio.Server
 	log     *slog.Logger
@@ -143,10 +149,18 @@ func (s *System) start(ctx context.Context, o Options) error {
 	s.closers = append(s.closers, s.Cosmos.Stop)
 	s.log.Info("started", "service", ServiceCosmos, "pid", s.Cosmos.PID, "url", s.Cosmos.Endpoint, "log", s.Cosmos.LogPath)
 
-	// 5. The fake Twilio API on its reserved port; its SMS land in Outbox.
+	// 5. The Service Bus peer, serving the workflow and notifications
+	//    queues (and their dead-letter queues).
+	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir}); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.ServiceBus.Stop)
+	s.log.Info("started", "service", ServiceBus, "pid", s.ServiceBus.PID, "url", s.ServiceBus.Endpoint, "log", s.ServiceBus.LogPath)
+
+	// 6. The fake Twilio API on its reserved port; its SMS land in Outbox.
 	s.startFakeTwilio(twilioLn, env)
 
-	// 6. Point the handler's settings at what actually runs.
+	// 7. Point the handler's settings at what actually runs.
 	env["OIDC_ISSUER_URL"] = s.URL + "/dev/oidc"
 	env["OIDC_AUDIENCE"] = Audience
 	env["COSMOS_ENDPOINT"] = s.Cosmos.Endpoint
@@ -154,24 +168,25 @@ func (s *System) start(ctx context.Context, o Options) error {
 	env["UPLOAD_ACCOUNTS"] = s.Azurite.BlobURL
 	env["UPLOAD_ACCOUNT_KEY"] = s.Azurite.AccountKey
 	env["AzureWebJobsStorage"] = s.Azurite.ConnectionString()
+	env["ServiceBusConnection"] = s.ServiceBus.ConnectionString()
 	s.Env = env
 
-	// 7. Cosmos database, containers and (optionally) sample profiles.
+	// 8. Cosmos database, containers and (optionally) sample profiles.
 	if err := s.prepareCosmos(ctx, env, o.Seed); err != nil {
 		return err
 	}
 
-	// 8. Blob containers and the CORS rule for the served origin.
+	// 9. Blob containers and the CORS rule for the served origin.
 	if err := s.prepareBlobs(ctx, env); err != nil {
 		return err
 	}
 
-	// 9. The local OIDC issuer (served by the development host at /dev/oidc).
+	// 10. The local OIDC issuer (served by the development host at /dev/oidc).
 	if s.Issuer, err = oidc.NewIssuer(env["OIDC_ISSUER_URL"], Audience); err != nil {
 		return err
 	}
 
-	// 10. The development host with the handler, on its reserved port (or,
+	// 11. The development host with the handler, on its reserved port (or,
 	//     with NoHost, only the issuer and the dev endpoints there).
 	if o.NoHost {
 		s.serveIssuerOnly(hostLn)

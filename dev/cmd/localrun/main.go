@@ -1,6 +1,7 @@
 // Command localrun is `make run`: it starts Azurite, the Cosmos DB stand-in,
-// the fake Twilio API and the development host with the handler, seeds sample
-// profiles, prints what runs where, and stops everything on Ctrl-C.
+// the Service Bus peer, the fake Twilio API and the development host with
+// the handler, seeds sample profiles, prints what runs where, and stops
+// everything on Ctrl-C.
 //
 // A port that is taken ends it at once with one line naming the service, the
 // address and the Makefile variable that moves it, e.g.
@@ -39,6 +40,7 @@ var portSettings = map[string]struct{ flag, makeVar string }{
 	local.ServiceAzurite: {"azurite-port", "AZURITE_PORT"},
 	local.ServiceCosmos:  {"cosmos-port", "COSMOS_PORT"},
 	local.ServiceTwilio:  {"twilio-port", "TWILIO_PORT"},
+	local.ServiceBus:     {"servicebus-port", "SERVICEBUS_PORT"},
 }
 
 // run is main without the process: it returns the exit code (0 after a
@@ -53,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.AzuritePort, portSettings[local.ServiceAzurite].flag, 10000, "Azurite blob port")
 	fs.IntVar(&o.CosmosPort, portSettings[local.ServiceCosmos].flag, 8081, "Cosmos DB stand-in port")
 	fs.IntVar(&o.TwilioPort, portSettings[local.ServiceTwilio].flag, 7073, "fake Twilio API port")
+	fs.IntVar(&o.ServiceBusPort, portSettings[local.ServiceBus].flag, 5672, "Service Bus peer port (AMQP)")
 	fs.StringVar(&o.LogDir, "logs", ".run/logs", "stand-in log folder")
 	fs.BoolVar(&o.NoHost, "standins-only", false, "start the stand-ins, fake Twilio and OIDC issuer only (run build/app under `func start` yourself)")
 	if err := fs.Parse(args); err != nil {
@@ -115,6 +118,7 @@ func banner(sys *local.System, logDir, token string) string {
 	fmt.Fprintf(&b, "  dev endpoints      %s/dev/token  %s/dev/outbox  %s/dev/oidc/.well-known/openid-configuration\n", u, u, u)
 	fmt.Fprintf(&b, "  Azurite (blob)     %s  (pid %d)\n", sys.Azurite.BlobURL, sys.Azurite.PID)
 	fmt.Fprintf(&b, "  Cosmos DB          %s  (pid %d)\n", sys.Cosmos.Endpoint, sys.Cosmos.PID)
+	fmt.Fprintf(&b, "  Service Bus        %s  (pid %d; queues workflow, notifications)\n", sys.ServiceBus.Endpoint, sys.ServiceBus.PID)
 	fmt.Fprintf(&b, "  fake Twilio API    %s  (SMS land in /dev/outbox)\n", sys.TwilioURL)
 	fmt.Fprintf(&b, "  logs               %s (stand-ins); handler and host log to this terminal\n", logDir)
 	fmt.Fprintf(&b, "\nTry (token for user-1000, valid 1 h):\n")

@@ -45,25 +45,26 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// ports are the four fixed ports of a run, each free a moment ago.
-type ports struct{ host, azurite, cosmos, twilio int }
+// ports are the five fixed ports of a run, each free a moment ago.
+type ports struct{ host, azurite, cosmos, twilio, servicebus int }
 
 func freePorts(t *testing.T) ports {
 	t.Helper()
-	var p [4]int
+	var p [5]int
 	for i := range p {
 		var err error
 		if p[i], err = stack.FreePort(); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return ports{p[0], p[1], p[2], p[3]}
+	return ports{p[0], p[1], p[2], p[3], p[4]}
 }
 
 func (p ports) args(t *testing.T) []string {
 	return []string{"-app", appDir, "-logs", t.TempDir(),
 		"-port", strconv.Itoa(p.host), "-azurite-port", strconv.Itoa(p.azurite),
-		"-cosmos-port", strconv.Itoa(p.cosmos), "-twilio-port", strconv.Itoa(p.twilio)}
+		"-cosmos-port", strconv.Itoa(p.cosmos), "-twilio-port", strconv.Itoa(p.twilio),
+		"-servicebus-port", strconv.Itoa(p.servicebus)}
 }
 
 // startedPIDs returns every "pid" in the JSON log records on stderr: the
@@ -99,7 +100,7 @@ func lastLine(s string) string {
 // A taken port ends the run with one line naming the service, the address
 // and the Makefile variable; exit status 1; every child it had started is
 // stopped. The services start in the order host+twilio (reserved first),
-// Azurite, Cosmos, so the Cosmos case stops a running Azurite.
+// Azurite, Cosmos, Service Bus, so the later cases stop running children.
 func TestTakenPortIsNamedAndNothingIsLeftRunning(t *testing.T) {
 	for _, tc := range []struct {
 		service, makeVar, flag string
@@ -110,6 +111,7 @@ func TestTakenPortIsNamedAndNothingIsLeftRunning(t *testing.T) {
 		{local.ServiceTwilio, "TWILIO_PORT", "twilio-port", func(p ports) int { return p.twilio }, nil},
 		{local.ServiceAzurite, "AZURITE_PORT", "azurite-port", func(p ports) int { return p.azurite }, nil},
 		{local.ServiceCosmos, "COSMOS_PORT", "cosmos-port", func(p ports) int { return p.cosmos }, []string{local.ServiceAzurite}},
+		{local.ServiceBus, "SERVICEBUS_PORT", "servicebus-port", func(p ports) int { return p.servicebus }, []string{local.ServiceAzurite, local.ServiceCosmos}},
 	} {
 		t.Run(tc.makeVar, func(t *testing.T) {
 			p := freePorts(t)
@@ -186,6 +188,7 @@ func TestBannerNamesWhatRuns(t *testing.T) {
 		host + "/dev/token", host + "/dev/outbox", host + "/dev/oidc/.well-known/openid-configuration",
 		fmt.Sprintf("http://127.0.0.1:%d/devstoreaccount1  (pid %d)", p.azurite, pids[local.ServiceAzurite]),
 		fmt.Sprintf("http://127.0.0.1:%d/  (pid %d)", p.cosmos, pids[local.ServiceCosmos]),
+		fmt.Sprintf("Service Bus        sb://127.0.0.1:%d  (pid %d;", p.servicebus, pids[local.ServiceBus]),
 		fmt.Sprintf("fake Twilio API    http://127.0.0.1:%d", p.twilio),
 		fmt.Sprintf(", pid %d)", pids["handler"]),
 		"logs               " + logDir,
@@ -248,8 +251,8 @@ func TestBannerNamesWhatRuns(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("run did not stop after Ctrl-C")
 	}
-	if len(pids) < 3 {
-		t.Fatalf("started pids %v, want Azurite, Cosmos and the handler", pids)
+	if len(pids) < 4 {
+		t.Fatalf("started pids %v, want Azurite, Cosmos, the Service Bus peer and the handler", pids)
 	}
 	for name, pid := range pids {
 		if proc.Alive(pid) {
