@@ -43,10 +43,11 @@
 //   - account metadata: endpoints carry the scheme actually served (http with
 //     --no-ssl; stock always says https);
 //   - test hook (only here, never in Azure): POST /_test/faults
-//     {"status":429,"count":N,"retryAfterMs":M,"substatus":"3200","match":"/colls/x/"}
+//     {"status":429,"count":N,"retryAfterMs":M,"substatus":"3200","match":"/colls/x/","method":"PUT"}
 //     makes the next N requests whose path contains match (default "/dbs/")
-//     answer status with Azure's error body ({"code":"TooManyRequests" or
-//     "ServiceUnavailable" …,"message":…}), x-ms-retry-after-ms and
+//     and, when method is given, whose HTTP method it is (PUT = replace),
+//     answer status with Azure's error body ({"code":"TooManyRequests",
+//     "PreconditionFailed" or "ServiceUnavailable" …,"message":…}), x-ms-retry-after-ms and
 //     x-ms-substatus (3200 by default for 429); GET /_test/faults returns
 //     {"status","remaining","served"}; DELETE /_test/faults clears.
 // Not like Azure: authentication is not checked; there is one partition key
@@ -732,12 +733,13 @@ function documentRoute(handler, write) {
 // --- injected faults (test hook) ---------------------------------------------
 
 // POST /_test/faults {"status":429|503|…, "count":N, "retryAfterMs":M,
-// "substatus":S, "match":"text"} makes the next N requests whose path
-// contains match (default "/dbs/") answer status with Azure's error body,
+// "substatus":S, "match":"text", "method":"PUT"} makes the next N requests
+// whose path contains match (default "/dbs/"), and whose HTTP method is
+// method when one is given, answer status with Azure's error body,
 // x-ms-retry-after-ms (when given) and x-ms-substatus (429 default 3200,
 // RU budget exceeded). GET /_test/faults returns
 // {"status","remaining","served"}; DELETE clears. Only the stand-in has it.
-const faults = { status: 0, remaining: 0, served: 0, retryAfterMs: 0, substatus: "", match: "/dbs/" };
+const faults = { status: 0, remaining: 0, served: 0, retryAfterMs: 0, substatus: "", match: "/dbs/", method: "" };
 
 const FAULT_BODIES = {
   408: ["RequestTimeout", "Request timed out."],
@@ -745,6 +747,7 @@ const FAULT_BODIES = {
     "TooManyRequests",
     'Message: {"Errors":["Request rate is large. More Request Units may be needed, so no changes were made. Please retry this request later. Learn more: http://aka.ms/cosmosdb-error-429"]}'
   ],
+  412: ["PreconditionFailed", "Operation cannot be performed because one of the specified precondition is not met."],
   449: ["RetryWith", "Conflicting request to resource has been attempted. Retry to avoid conflicts."],
   500: ["InternalServerError", "An unknown error occurred while processing this request."],
   503: [
@@ -800,13 +803,17 @@ async function testEndpoint(req, res, pathname) {
   if (f.match !== undefined && typeof f.match !== "string") {
     return sendJSON(res, 400, { code: "BadRequest", message: "match must be a string" });
   }
+  if (f.method !== undefined && (typeof f.method !== "string" || !/^[A-Z]+$/.test(f.method))) {
+    return sendJSON(res, 400, { code: "BadRequest", message: "method must be an upper-case HTTP method" });
+  }
   Object.assign(faults, {
     status,
     remaining: count,
     served: 0,
     retryAfterMs,
     substatus: f.substatus !== undefined ? String(f.substatus) : status === 429 ? "3200" : "",
-    match: f.match || "/dbs/"
+    match: f.match || "/dbs/",
+    method: f.method || ""
   });
   return sendJSON(res, 200, state());
 }
@@ -819,7 +826,7 @@ function intercept(req, res) {
     testEndpoint(req, res, pathname).catch(err => sendJSON(res, 500, { code: "InternalServerError", message: String(err) }));
     return true;
   }
-  if (faults.remaining <= 0 || !pathname.includes(faults.match)) return false;
+  if (faults.remaining <= 0 || !pathname.includes(faults.match) || (faults.method && req.method !== faults.method)) return false;
   faults.remaining -= 1;
   faults.served += 1;
   const [code, message] = FAULT_BODIES[faults.status] || [String(faults.status), "Injected fault."];

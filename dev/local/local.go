@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/profileflow/profileflow/dev/faketwilio"
@@ -61,6 +62,9 @@ type Options struct {
 	// NoHost starts the stand-ins and the local OIDC issuer only (on
 	// HostPort), for running build/app under Functions Core Tools instead.
 	NoHost bool
+	// ServiceBusTopology is the Service Bus peer's queue file; "" =
+	// dev/sbpeer/topology.json (a test may shorten lock durations).
+	ServiceBusTopology string
 }
 
 // System is a running local stack.
@@ -80,6 +84,7 @@ type System struct {
 
 	twilio  *faketwilio.Server
 	log     *slog.Logger
+	opts    Options
 	closers []func() error
 }
 
@@ -97,7 +102,7 @@ func Start(ctx context.Context, o Options) (*System, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
-	sys := &System{Outbox: &outbox.Box{}, log: o.Logger}
+	sys := &System{Outbox: &outbox.Box{}, log: o.Logger, opts: o}
 	if err := sys.start(ctx, o); err != nil {
 		if cerr := sys.Close(); cerr != nil {
 			o.Logger.Error("stopping after a failed start", "error", cerr)
@@ -151,7 +156,7 @@ func (s *System) start(ctx context.Context, o Options) error {
 
 	// 5. The Service Bus peer, serving the workflow and notifications
 	//    queues (and their dead-letter queues).
-	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir}); err != nil {
+	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir, Topology: o.ServiceBusTopology}); err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.ServiceBus.Stop)
@@ -234,6 +239,40 @@ func (s *System) startHost(ctx context.Context, o Options, ln net.Listener, env 
 	s.Host = h
 	s.closers = append(s.closers, h.Close)
 	return nil
+}
+
+// RestartHost stops the development host and its handler and starts them
+// again on the same address with the same settings, as the Functions host
+// restarts a worker that died. Service Bus messages the stopped host held
+// are abandoned, or return when their locks expire.
+func (s *System) RestartHost(ctx context.Context) error {
+	if s.Host == nil {
+		return errors.New("local: the system runs no development host")
+	}
+	if err := s.Host.Close(); err != nil {
+		s.log.Warn("stopping the development host", "error", err)
+	}
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return err
+	}
+	ln, err := s.listen(ServiceHost, n)
+	if err != nil {
+		return err
+	}
+	o := s.opts
+	if o.AppDir == "" {
+		root, err := stack.RepoRoot()
+		if err != nil {
+			return err
+		}
+		o.AppDir = filepath.Join(root, "build", "app")
+	}
+	return s.startHost(ctx, o, ln, s.Env)
 }
 
 // Close stops everything in reverse order of start. It is safe on a

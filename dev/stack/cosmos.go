@@ -84,6 +84,7 @@ type Fault struct {
 	RetryAfter time.Duration // sent as x-ms-retry-after-ms when > 0
 	SubStatus  string        // x-ms-substatus; "" = Azure's default (3200 for 429, none otherwise)
 	Match      string        // only requests whose path contains Match; "" = every /dbs/ request
+	Method     string        // only requests of this HTTP method (e.g. "PUT", a replace); "" = any
 }
 
 // FaultState is the stand-in's fault counter: Remaining requests still to
@@ -95,7 +96,7 @@ type FaultState struct {
 }
 
 // InjectFaults makes the next f.Count requests (whose path contains
-// f.Match) answer f.Status with Azure's error body ({"code","message"}),
+// f.Match, of method f.Method when set) answer f.Status with Azure's error body ({"code","message"}),
 // x-ms-retry-after-ms and x-ms-substatus, through the stand-in's test hook
 // POST /_test/faults. It replaces any faults still pending.
 func (c *Cosmos) InjectFaults(ctx context.Context, f Fault) error {
@@ -108,6 +109,9 @@ func (c *Cosmos) InjectFaults(ctx context.Context, f Fault) error {
 	}
 	if f.Match != "" {
 		body["match"] = f.Match
+	}
+	if f.Method != "" {
+		body["method"] = f.Method
 	}
 	_, err := c.faultCall(ctx, http.MethodPost, body)
 	return err

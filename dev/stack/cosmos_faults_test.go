@@ -76,7 +76,25 @@ func TestCosmosInjectFaults(t *testing.T) {
 		t.Errorf("after ClearFaults: %+v, want remaining 0 served 1", st)
 	}
 
-	for _, bad := range []Fault{{Status: 200, Count: 1}, {Status: 429, Count: -1}, {Status: 99, Count: 1}} {
+	// A method filter faults only that method (here the replace's PUT).
+	if err := c.InjectFaults(ctx, Fault{Status: 412, Count: 1, Match: "/colls/m/", Method: http.MethodPut}); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := get("dbs/db/colls/m/docs/x"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET under a PUT fault: %d, want the server's 404", resp.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodPut, c.Endpoint+"dbs/db/colls/m/docs/x", strings.NewReader("{}"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusPreconditionFailed || !strings.Contains(string(raw), "PreconditionFailed") {
+		t.Errorf("PUT under a PUT fault: %d %s, want Azure's 412", resp.StatusCode, raw)
+	}
+
+	for _, bad := range []Fault{{Status: 200, Count: 1}, {Status: 429, Count: -1}, {Status: 99, Count: 1}, {Status: 412, Count: 1, Method: "put"}} {
 		if err := c.InjectFaults(ctx, bad); err == nil || !strings.Contains(err.Error(), "400") {
 			t.Errorf("InjectFaults(%+v) = %v, want a 400 refusal", bad, err)
 		}

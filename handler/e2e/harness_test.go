@@ -26,6 +26,9 @@ import (
 
 var sys *local.System
 
+// handlerLog holds the handler's output (stdout and stderr) of the run.
+var handlerLog testlog.Buffer
+
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
@@ -47,7 +50,6 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: package:", err)
 		return 1
 	}
-	var handlerLog testlog.Buffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	sys, err = local.Start(ctx, local.Options{
@@ -57,8 +59,10 @@ func run(m *testing.M) int {
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Seed:          true,
 		// The local settings allow many SMS an hour for walking the flow by
-		// hand; these tests check the production limits.
-		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "5", "MFA_MAX_FAILED_CHECKS": "10"},
+		// hand; these tests check the production limits. Workflow timers
+		// are shortened (PT24H lasts 8.64 s) so reminders and escalations
+		// fire during the run.
+		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "5", "MFA_MAX_FAILED_CHECKS": "10", "WORKFLOW_TIMER_SCALE": "0.0001"},
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: local system did not start:", err)
@@ -98,6 +102,12 @@ func token(t testing.TB, sub string, roles ...string) string {
 // call sends a request to the development host and decodes a JSON answer.
 func call(t testing.TB, method, path, bearer string, body any, hdr map[string]string) (*http.Response, map[string]any) {
 	t.Helper()
+	return callOn(t, sys.URL, method, path, bearer, body, hdr)
+}
+
+// callOn is call to the development host at base.
+func callOn(t testing.TB, base, method, path, bearer string, body any, hdr map[string]string) (*http.Response, map[string]any) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		switch b := body.(type) {
@@ -110,7 +120,7 @@ func call(t testing.TB, method, path, bearer string, body any, hdr map[string]st
 			rd = bytes.NewReader(j)
 		}
 	}
-	req, err := http.NewRequest(method, sys.URL+path, rd)
+	req, err := http.NewRequest(method, base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}

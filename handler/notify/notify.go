@@ -155,7 +155,9 @@ func Text(n request.Notice) string {
 	case "reminder":
 		return fmt.Sprintf("profileflow reminder: profile change %s still waits for your approval.", id)
 	case "escalated":
-		return fmt.Sprintf("profileflow: profile change %s was escalated to you for approval.", id)
+		// Sent to the task's candidate groups: the task went to the
+		// escalation's task (whose own groups get a taskAssigned notice).
+		return fmt.Sprintf("profileflow: profile change %s was not decided in time and was escalated.", id)
 	}
 	return fmt.Sprintf("profileflow: news about your profile change %s (%s).", id, clip(n.Kind))
 }

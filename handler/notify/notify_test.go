@@ -66,8 +66,8 @@ func TestNotifyRecipientsAndTexts(t *testing.T) {
 			[]string{"+15550100001: profileflow: profile change req-a waits for your approval."}, 1},
 		{"reminder", request.Notice{ID: "req-a/reminder/T-1/R", RequestID: "req-a", Kind: "reminder", Groups: []string{"ProfileApprover"}},
 			[]string{"+15550100001: profileflow reminder: profile change req-a still waits for your approval."}, 0},
-		{"escalation", request.Notice{ID: "req-a/escalated/T-1", RequestID: "req-a", Kind: "escalated", Groups: []string{"ProfileSupervisor"}},
-			[]string{"+15550100002: profileflow: profile change req-a was escalated to you for approval."}, 0},
+		{"escalation", request.Notice{ID: "req-a/escalated/T-1", RequestID: "req-a", Kind: "escalated", Groups: []string{"ProfileApprover"}},
+			[]string{"+15550100001: profileflow: profile change req-a was not decided in time and was escalated."}, 0},
 		{"requester without a phone", request.Notice{ID: "req-b/terminated", RequestID: "req-b", ProfileID: "1001", Owner: "user-1001", Kind: "terminated"}, nil, 1},
 		{"profile owned by someone else now", request.Notice{ID: "req-c/terminated", RequestID: "req-c", ProfileID: "1000", Owner: "user-9", Kind: "terminated"}, nil, 1},
 	} {

@@ -1,0 +1,426 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/profileflow/profileflow/dev/faketwilio"
+	"github.com/profileflow/profileflow/dev/local"
+	"github.com/profileflow/profileflow/dev/stack"
+	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/servicebus"
+)
+
+// The end-to-end tests of the asynchronous half: steps go through the
+// local Service Bus peer, the development host's Service Bus trigger, the
+// handler and the Cosmos DB stand-in. Each uses its own profile (2001…),
+// created here, so field locks and SMS limits of other tests do not meet.
+
+// bus posts Steps through the production adapter and peeks with azservicebus.
+type bus struct {
+	post *servicebus.Client
+	az   *azservicebus.Client
+}
+
+func newBus(t *testing.T, s *local.System) *bus {
+	t.Helper()
+	conn := s.ServiceBus.ConnectionString()
+	post, err := servicebus.New(servicebus.Config{ConnectionString: conn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, err := azservicebus.NewClientFromConnectionString(conn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		post.Close(context.Background())
+		az.Close(context.Background())
+	})
+	return &bus{post: post, az: az}
+}
+
+func (b *bus) send(t *testing.T, st request.Step) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.post.Post(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendAs sends st with a MessageId of the caller's choosing, so a second
+// copy passes the queue's duplicate detection.
+func (b *bus) sendAs(t *testing.T, st request.Step, messageID string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := b.az.NewSender(servicebus.WorkflowQueue, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(ctx)
+	body, err := request.EncodeStep(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendMessage(ctx, &azservicebus.Message{Body: body, MessageID: &messageID, CorrelationID: &st.RequestID}, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// peek returns the messages of the workflow queue (or its dead-letter
+// queue) for one request, in any state.
+func (b *bus) peek(t *testing.T, requestID string, sub azservicebus.SubQueue) []*azservicebus.ReceivedMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	r, err := b.az.NewReceiverForQueue(servicebus.WorkflowQueue, &azservicebus.ReceiverOptions{SubQueue: sub})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	var out []*azservicebus.ReceivedMessage
+	var from int64
+	for {
+		ms, err := r.PeekMessages(ctx, 100, &azservicebus.PeekMessagesOptions{FromSequenceNumber: &from})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.CorrelationID != nil && *m.CorrelationID == requestID {
+				out = append(out, m)
+			}
+			from = *m.SequenceNumber + 1
+		}
+		if len(ms) < 100 {
+			return out
+		}
+	}
+}
+
+func (b *bus) scheduled(t *testing.T, requestID string) int {
+	n := 0
+	for _, m := range b.peek(t, requestID, 0) {
+		if m.State == azservicebus.MessageStateScheduled {
+			n++
+		}
+	}
+	return n
+}
+
+// seedProfile creates profile id, owned by user-<id>, phone +1555020<id>.
+func seedProfile(t *testing.T, s *local.System, id string) {
+	t.Helper()
+	p := domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace", MaritalStatus: "Single",
+		Phone: "+1555020" + id, Version: 1, UpdatedAt: time.Now().UTC().Truncate(time.Second)}
+	if _, err := s.Profiles.CreateProfile(context.Background(), p); err != nil && !domain.Is(err, domain.KindConflict) {
+		t.Fatal(err)
+	}
+}
+
+// flow is one user's request on system s.
+type flow struct {
+	s     *local.System
+	b     *bus
+	id    string // profile id
+	tok   string
+	rid   string
+	phone string
+}
+
+func (f *flow) call(t *testing.T, method, path string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	return callOn(t, f.s.URL, method, path, f.tok, body, nil)
+}
+
+func (f *flow) status(t *testing.T) map[string]any {
+	t.Helper()
+	resp, st := f.call(t, "GET", "/api/v1/requests/"+f.rid, nil)
+	if resp.StatusCode != 200 && resp.StatusCode != 202 {
+		t.Fatalf("status: %d %v", resp.StatusCode, st)
+	}
+	return st
+}
+
+// waitStatus polls the request's status until cond holds (up to 90 s).
+func (f *flow) waitStatus(t *testing.T, what string, cond func(map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := f.status(t)
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s; status %v", what, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func stage(st map[string]any) string {
+	cs, _ := st["customStatus"].(map[string]any)
+	s, _ := cs["stage"].(string)
+	return s
+}
+
+func historyTypes(st map[string]any) []string {
+	var out []string
+	h, _ := st["history"].([]any)
+	for _, e := range h {
+		out = append(out, fmt.Sprint(e.(map[string]any)["type"]))
+	}
+	return out
+}
+
+func openTask(t *testing.T, st map[string]any) (id string, groups []any) {
+	t.Helper()
+	cs, _ := st["customStatus"].(map[string]any)
+	tasks, _ := cs["openTasks"].([]any)
+	if len(tasks) != 1 {
+		t.Fatalf("open tasks %v", cs["openTasks"])
+	}
+	task := tasks[0].(map[string]any)
+	return task["id"].(string), task["candidateGroups"].([]any)
+}
+
+// openApproval seeds profile id and takes a first-name change with one
+// evidence document through the API, then its scan verdict through the
+// workflow queue (as the scanner sends it): the request moves from
+// waitingForScan to waitingForApproval.
+func openApproval(t *testing.T, s *local.System, b *bus, id string) *flow {
+	t.Helper()
+	seedProfile(t, s, id)
+	f := &flow{s: s, b: b, id: id, phone: "+1555020" + id}
+	var err error
+	if f.tok, err = s.Token("user-"+id, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	resp, ch := f.call(t, "POST", "/api/v1/mfa/challenge", map[string]string{"profileId": id})
+	if resp.StatusCode != 202 {
+		t.Fatalf("challenge: %d %v", resp.StatusCode, ch)
+	}
+	msgs := s.Outbox.List(f.phone)
+	if len(msgs) == 0 {
+		t.Fatal("no PIN sent")
+	}
+	resp, v := f.call(t, "POST", "/api/v1/mfa/verify", map[string]string{"challengeId": ch["challengeId"].(string), "code": faketwilio.PIN(msgs[len(msgs)-1].Body)})
+	if resp.StatusCode != 200 {
+		t.Fatalf("verify: %d %v (sms %q)", resp.StatusCode, v, msgs[len(msgs)-1].Body)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	w, _ := mw.CreateFormField("json")
+	fmt.Fprintf(w, `{"firstName":"Augusta","timestamp":%q}`, time.Now().UTC().Format(time.RFC3339))
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="attachment1"; filename="evidence.pdf"`)
+	h.Set("Content-Type", "application/pdf")
+	fw, _ := mw.CreatePart(h)
+	fw.Write([]byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"))
+	mw.Close()
+	req, _ := http.NewRequest("PATCH", s.URL+"/api/v1/profile/"+id, &buf)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+f.tok)
+	req.Header.Set("X-MFA-Token", v["mfaToken"].(string))
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 202 {
+		t.Fatalf("PATCH: %d", r.StatusCode)
+	}
+	f.rid = strings.TrimPrefix(r.Header.Get("Location"), "/api/v1/requests/")
+	if st := f.status(t); stage(st) != "waitingForScan" {
+		t.Fatalf("after PATCH: %v", st)
+	}
+	b.send(t, request.VerdictStep(f.rid, "evidence.pdf", request.VerdictClean, "e3b0c442", ""))
+	f.waitStatus(t, "waitingForApproval", func(st map[string]any) bool { return stage(st) == "waitingForApproval" })
+	return f
+}
+
+func smsContaining(s *local.System, to, text string) int {
+	n := 0
+	for _, m := range s.Outbox.List(to) {
+		if strings.Contains(m.Body, text) {
+			n++
+		}
+	}
+	return n
+}
+
+// A scan verdict through the queue moves the request to approval; its
+// reminder and escalation fire as scheduled messages (timers shortened by
+// WORKFLOW_TIMER_SCALE), show in the history and reach the phones of the
+// candidate groups (the approvers: assigned, reminded, escalated; the
+// supervisors: assigned); nothing stays scheduled.
+func TestReminderAndEscalationThroughServiceBus(t *testing.T) {
+	t.Parallel()
+	b := newBus(t, sys)
+	f := openApproval(t, sys, b, "2001")
+	if n := b.scheduled(t, f.rid); n != 2 {
+		t.Fatalf("%d scheduled messages for the task's timers, want 2 (reminder, escalation)", n)
+	}
+	st := f.waitStatus(t, "the escalation", func(st map[string]any) bool { return slices.Contains(historyTypes(st), "TaskEscalated") })
+	h := historyTypes(st)
+	if !slices.Contains(h, "TaskReminder") || slices.Index(h, "TaskReminder") > slices.Index(h, "TaskEscalated") {
+		t.Fatalf("history %v: want the reminder, then the escalation", h)
+	}
+	if _, groups := openTask(t, st); len(groups) != 1 || groups[0] != "ProfileSupervisor" || stage(st) != "waitingForApproval" {
+		t.Fatalf("after the escalation: %v", st["customStatus"])
+	}
+	waitCond(t, "the notices", func() bool {
+		ok := smsContaining(sys, "+15550100001", f.rid+" waits for your approval") == 1 &&
+			smsContaining(sys, "+15550100001", f.rid+" still waits") == 1 &&
+			smsContaining(sys, "+15550100001", f.rid+" was not decided in time") == 1 &&
+			smsContaining(sys, "+15550100002", f.rid+" waits for your approval") == 1
+		if !ok {
+			t.Logf("sms: %v %v", sys.Outbox.List("+15550100001"), sys.Outbox.List("+15550100002"))
+		}
+		return ok
+	})
+	if n := b.scheduled(t, f.rid); n != 0 {
+		t.Fatalf("%d messages still scheduled", n)
+	}
+}
+
+// Cancelling a request withdraws its task's scheduled timers.
+func TestCancelWithdrawsScheduledTimers(t *testing.T) {
+	t.Parallel()
+	b := newBus(t, sys)
+	f := openApproval(t, sys, b, "2002")
+	if n := b.scheduled(t, f.rid); n != 2 {
+		t.Fatalf("%d scheduled messages before the cancel, want 2", n)
+	}
+	resp, body := f.call(t, "POST", "/api/v1/requests/"+f.rid+"/cancel", map[string]string{"comment": "changed my mind"})
+	if resp.StatusCode != 200 || body["runtimeStatus"] != "Terminated" {
+		t.Fatalf("cancel: %d %v", resp.StatusCode, body)
+	}
+	if n := b.scheduled(t, f.rid); n != 0 {
+		t.Fatalf("%d timers still scheduled after the cancel", n)
+	}
+	waitCond(t, "the requester's SMS", func() bool { return smsContaining(sys, f.phone, f.rid+" was cancelled") == 1 })
+}
+
+// A step that fails transiently on every delivery goes to the dead-letter
+// queue after the queue's max delivery count (10), and the request ends
+// Failed with the reason in its status. (Not parallel: the Cosmos DB
+// stand-in has one fault setting.)
+func TestPoisonStepDeadLettersAndFailsTheRequest(t *testing.T) {
+	b := newBus(t, sys)
+	f := openApproval(t, sys, b, "2003")
+	task, _ := openTask(t, f.status(t))
+	ctx := context.Background()
+	// Every access to the request's record fails (503) from now on.
+	if err := sys.Cosmos.InjectFaults(ctx, stack.Fault{Status: 503, Count: 1 << 30, Match: "/docs/" + f.rid}); err != nil {
+		t.Fatal(err)
+	}
+	cleared := false
+	defer func() {
+		if !cleared {
+			sys.Cosmos.ClearFaults(ctx)
+		}
+	}()
+	b.send(t, request.Step{V: 1, RequestID: f.rid, Event: request.StepEvent{ID: "decision-poison", Type: "taskDecision", TaskID: task, Decision: "approve", Actor: "approver-1", Groups: []string{"ProfileApprover"}}})
+	waitCond(t, "the dead-lettered step", func() bool {
+		for _, m := range b.peek(t, f.rid, azservicebus.SubQueueDeadLetter) {
+			if m.DeadLetterReason != nil && *m.DeadLetterReason == "MaxDeliveryCountExceeded" {
+				return true
+			}
+		}
+		return false
+	})
+	if err := sys.Cosmos.ClearFaults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cleared = true
+	st := f.waitStatus(t, "Failed", func(st map[string]any) bool { return st["runtimeStatus"] == "Failed" })
+	out, _ := st["output"].(map[string]any)
+	if out["reason"] != "step could not be processed after 10 deliveries: MaxDeliveryCountExceeded" || stage(st) != "failed" {
+		t.Fatalf("failed request: %v", st)
+	}
+	waitCond(t, "the dead-letter queue drained", func() bool { return len(b.peek(t, f.rid, azservicebus.SubQueueDeadLetter)) == 0 })
+	_, prof := f.call(t, "GET", "/api/v1/profile/"+f.id, nil)
+	if prof["firstName"] != "Ada" {
+		t.Fatalf("profile changed by a failed request: %v", prof)
+	}
+}
+
+// A step for a request that does not exist is completed (2xx), logged, and
+// never dead-lettered.
+func TestUnknownRequestStepIsCompletedAndLogged(t *testing.T) {
+	t.Parallel()
+	b := newBus(t, sys)
+	rid := fmt.Sprintf("req-unknown%d", time.Now().UnixNano())
+	b.send(t, request.VerdictStep(rid, "x.pdf", request.VerdictClean, "", ""))
+	waitCond(t, "the log line", func() bool {
+		for _, line := range strings.Split(handlerLog.String(), "\n") {
+			if strings.Contains(line, rid) && strings.Contains(line, `"kind":"not_found"`) {
+				return true
+			}
+		}
+		return false
+	})
+	waitCond(t, "the queue to forget it", func() bool { return len(b.peek(t, rid, 0)) == 0 })
+	if n := len(b.peek(t, rid, azservicebus.SubQueueDeadLetter)); n != 0 {
+		t.Fatalf("%d dead-lettered", n)
+	}
+}
+
+// A save that meets a 412 (the record changed since it was read) is retried
+// from a fresh read; the decision applies once, and the same decision
+// delivered again (another message id) changes nothing. (Not parallel: the
+// Cosmos DB stand-in has one fault setting.)
+func TestStaleSaveRetriedThenDuplicateIgnored(t *testing.T) {
+	b := newBus(t, sys)
+	f := openApproval(t, sys, b, "2004")
+	task, _ := openTask(t, f.status(t))
+	ctx := context.Background()
+	if err := sys.Cosmos.InjectFaults(ctx, stack.Fault{Status: 412, Count: 1, Match: "/docs/" + f.rid, Method: http.MethodPut}); err != nil {
+		t.Fatal(err)
+	}
+	decision := request.Step{V: 1, RequestID: f.rid, Event: request.StepEvent{ID: "decision-412", Type: "taskDecision", TaskID: task, Decision: "approve", Actor: "approver-1", Groups: []string{"ProfileApprover"}}}
+	b.send(t, decision)
+	st := f.waitStatus(t, "Completed", func(st map[string]any) bool { return st["runtimeStatus"] == "Completed" })
+	if fs, err := sys.Cosmos.Faults(ctx); err != nil || fs.Served < 1 {
+		t.Fatalf("the 412 was never served: %+v %v", fs, err)
+	}
+	_, prof := f.call(t, "GET", "/api/v1/profile/"+f.id, nil)
+	if prof["firstName"] != "Augusta" || prof["version"] != 2.0 {
+		t.Fatalf("profile %v", prof)
+	}
+	before := historyTypes(st)
+	b.sendAs(t, decision, f.rid+"/again")
+	waitCond(t, "the copy consumed", func() bool { return len(b.peek(t, f.rid, 0)) == 0 })
+	after := f.status(t)
+	if !slices.Equal(historyTypes(after), before) || after["lastUpdatedTime"] != st["lastUpdatedTime"] {
+		t.Fatalf("the copy changed the request:\n%v\n%v", before, historyTypes(after))
+	}
+	_, prof = f.call(t, "GET", "/api/v1/profile/"+f.id, nil)
+	if prof["version"] != 2.0 || smsContaining(sys, f.phone, f.rid+" was applied") != 1 {
+		t.Fatalf("profile %v, completion SMS %d", prof, smsContaining(sys, f.phone, f.rid+" was applied"))
+	}
+}
+
+func waitCond(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
