@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -42,8 +41,5 @@ func TestFunctionsListenOnTheQueues(t *testing.T) {
 		if _, ok := topo.Queues[q]; !ok {
 			t.Errorf("the local peer's topology has no queue %s", q)
 		}
-	}
-	if strings.Contains(WorkflowQueue, "/") {
-		t.Error("queue names are plain entity names")
 	}
 }
