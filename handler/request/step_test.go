@@ -456,3 +456,36 @@ func TestStepDeadLettered(t *testing.T) {
 		t.Fatalf("pending request: %v %s %v", err, got.RuntimeStatus, got.Output)
 	}
 }
+
+// Timers and notices a step could not dispatch are finished by the
+// sweeper: the timers get scheduled (their numbers kept), the notice sent.
+func TestSweepDispatchesTimersLeftBehind(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.disp.fail = true
+	if _, err := f.svc.Step(ctx, VerdictStep(rec.ID, "marriage.pdf", VerdictClean, "abc", "")); !domain.Is(err, domain.KindTransient) {
+		t.Fatalf("step with the queue down: %v", err)
+	}
+	stored, _ := f.store.GetRequest(ctx, rec.ID)
+	if len(stored.Outbox) != 3 || !stored.Attention || stored.Scheduled != nil {
+		t.Fatalf("left behind: outbox %+v attention %v scheduled %v", stored.Outbox, stored.Attention, stored.Scheduled)
+	}
+	f.disp.fail = false
+	f.now = f.now.Add(5 * time.Minute)
+	if res, err := f.svc.Sweep(ctx, time.Minute, 10); err != nil || res.Flushed != 1 {
+		t.Fatalf("sweep: %+v %v", res, err)
+	}
+	stored, _ = f.store.GetRequest(ctx, rec.ID)
+	if len(stored.Outbox) != 0 || stored.Attention || len(stored.Scheduled) != 2 {
+		t.Fatalf("after the sweep: outbox %+v attention %v scheduled %v", stored.Outbox, stored.Attention, stored.Scheduled)
+	}
+	for _, tm := range stored.Workflow.Timers {
+		if stored.Scheduled[tm.ID] == 0 || f.disp.seen["timer-"+tm.ID] != 1 {
+			t.Fatalf("timer %s: sequence %d, dispatched %d times", tm.ID, stored.Scheduled[tm.ID], f.disp.seen["timer-"+tm.ID])
+		}
+	}
+}
