@@ -328,6 +328,38 @@ func TestBatchSend(t *testing.T) {
 	}
 }
 
+// One receiver link carries far more messages than a session holds
+// unsettled deliveries (2048 in rhea): every settled delivery is let go.
+func TestManyMessagesOnOneLink(t *testing.T) {
+	sb := startPeer(t, nil, "")
+	c := newClient(t, sb)
+	ctx := testCtx(t)
+	s := sender(t, c, "workflow")
+	r := receiver(t, c, "workflow", nil)
+	const n = 2500
+	for i := range n {
+		send(t, ctx, s, fmt.Sprintf("m-%d", i), "x")
+		m := receiveOne(t, ctx, r)
+		if want := fmt.Sprintf("m-%d", i); m.MessageID != want {
+			t.Fatalf("received %s, want %s", m.MessageID, want)
+		}
+		var err error
+		switch i % 3 { // every outcome a peek-lock delivery can end with
+		case 0:
+			err = r.CompleteMessage(ctx, m, nil)
+		case 1:
+			if err = r.AbandonMessage(ctx, m, nil); err == nil {
+				err = r.CompleteMessage(ctx, receiveOne(t, ctx, r), nil)
+			}
+		case 2:
+			err = r.DeadLetterMessage(ctx, m, nil)
+		}
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+}
+
 // Abandon returns the message at once, delivered again with DeliveryCount 2.
 func TestAbandonRedelivers(t *testing.T) {
 	sb := startPeer(t, nil, "")
