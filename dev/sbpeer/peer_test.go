@@ -908,53 +908,62 @@ func TestBadTopologyRefused(t *testing.T) {
 // BenchmarkSendReceiveComplete measures messages per second through the
 // peer with azservicebus: one message sent, received and completed at a
 // time ("single"), and in batches of 10 (SendMessageBatch, ReceiveMessages
-// of 10, ten completes).
+// of 10, ten completes); with the queues in memory and with a state file
+// (every change written before it is acknowledged).
 func BenchmarkSendReceiveComplete(b *testing.B) {
-	sb := startPeer(b, nil, "")
-	c := newClient(b, sb)
-	ctx := context.Background()
-	s := sender(b, c, "workflow")
-	r := receiver(b, c, "workflow", nil)
-	b.Run("single", func(b *testing.B) {
-		start := time.Now()
-		for i := 0; b.Loop(); i++ {
-			send(b, ctx, s, fmt.Sprintf("s-%d", i), "payload")
-			if err := r.CompleteMessage(ctx, receiveOne(b, ctx, r), nil); err != nil {
-				b.Fatal(err)
+	for _, store := range []string{"memory", "state-file"} {
+		b.Run(store, func(b *testing.B) {
+			state := ""
+			if store == "state-file" {
+				state = filepath.Join(b.TempDir(), "state.json")
 			}
-		}
-		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
-	})
-	b.Run("batch10", func(b *testing.B) {
-		start := time.Now()
-		n := 0
-		for i := 0; b.Loop(); i++ {
-			batch, err := s.NewMessageBatch(ctx, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for j := range 10 {
-				if err := batch.AddMessage(&azservicebus.Message{MessageID: ptr(fmt.Sprintf("b-%d-%d", i, j)), Body: []byte("payload")}, nil); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
-				b.Fatal(err)
-			}
-			for got := 0; got < 10; {
-				msgs, err := r.ReceiveMessages(ctx, 10-got, nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				for _, m := range msgs {
-					if err := r.CompleteMessage(ctx, m, nil); err != nil {
+			sb := startPeer(b, nil, state)
+			c := newClient(b, sb)
+			ctx := context.Background()
+			s := sender(b, c, "workflow")
+			r := receiver(b, c, "workflow", nil)
+			b.Run("single", func(b *testing.B) {
+				start := time.Now()
+				for i := 0; b.Loop(); i++ {
+					send(b, ctx, s, fmt.Sprintf("s-%d", i), "payload")
+					if err := r.CompleteMessage(ctx, receiveOne(b, ctx, r), nil); err != nil {
 						b.Fatal(err)
 					}
 				}
-				got += len(msgs)
-			}
-			n += 10
-		}
-		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
-	})
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+			})
+			b.Run("batch10", func(b *testing.B) {
+				start := time.Now()
+				n := 0
+				for i := 0; b.Loop(); i++ {
+					batch, err := s.NewMessageBatch(ctx, nil)
+					if err != nil {
+						b.Fatal(err)
+					}
+					for j := range 10 {
+						if err := batch.AddMessage(&azservicebus.Message{MessageID: ptr(fmt.Sprintf("b-%d-%d", i, j)), Body: []byte("payload")}, nil); err != nil {
+							b.Fatal(err)
+						}
+					}
+					if err := s.SendMessageBatch(ctx, batch, nil); err != nil {
+						b.Fatal(err)
+					}
+					for got := 0; got < 10; {
+						msgs, err := r.ReceiveMessages(ctx, 10-got, nil)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for _, m := range msgs {
+							if err := r.CompleteMessage(ctx, m, nil); err != nil {
+								b.Fatal(err)
+							}
+						}
+						got += len(msgs)
+					}
+					n += 10
+				}
+				b.ReportMetric(float64(n)/time.Since(start).Seconds(), "msgs/s")
+			})
+		})
+	}
 }

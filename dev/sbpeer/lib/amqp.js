@@ -204,7 +204,7 @@ class Server {
             delivery.accept();
             let res;
             try {
-                res = management.handle(info.entity, ctx.message, Date.now());
+                res = this.store.batch(() => management.handle(info.entity, ctx.message, Date.now()));
             } catch (e) {
                 this.log(`management: ${e.stack || e}`);
                 res = { status: 500, description: String(e && e.message), condition: 'amqp:internal-error' };
@@ -228,7 +228,9 @@ class Server {
             return;
         }
         const now = Date.now();
-        for (const rec of recs) entity.send(rec, now);
+        this.store.batch(() => {
+            for (const rec of recs) entity.send(rec, now);
+        });
         ctx.delivery.accept();
     }
 

@@ -427,6 +427,8 @@ class Store {
         this.queues = new Map();
         for (const [key, q] of topology.queues) this.queues.set(key, new Entity(this, q, false));
         this.onChange = onChange || (() => {});
+        this.batchDepth = 0;
+        this.dirty = false;
         this.pendingWake = new Set();
         this.wakeScheduled = false;
     }
@@ -448,8 +450,30 @@ class Store {
         return out;
     }
 
+    // changed reports a change to onChange at once, or at the end of the
+    // outermost batch.
     changed() {
+        if (this.batchDepth > 0) {
+            this.dirty = true;
+            return;
+        }
         this.onChange();
+    }
+
+    // batch runs fn and reports its changes once, when it returns (so a
+    // batch of messages is persisted in one write, before it is
+    // acknowledged).
+    batch(fn) {
+        this.batchDepth++;
+        try {
+            return fn();
+        } finally {
+            this.batchDepth--;
+            if (this.batchDepth === 0 && this.dirty) {
+                this.dirty = false;
+                this.onChange();
+            }
+        }
     }
 
     // wake dispatches the entity's ready messages soon (once per turn of
@@ -463,12 +487,16 @@ class Store {
             const todo = [...this.pendingWake];
             this.pendingWake.clear();
             const now = Date.now();
-            for (const e of todo) e.dispatch(now);
+            this.batch(() => {
+                for (const e of todo) e.dispatch(now);
+            });
         });
     }
 
     tick(now) {
-        for (const e of this.entities()) e.tick(now);
+        this.batch(() => {
+            for (const e of this.entities()) e.tick(now);
+        });
     }
 
     snapshot() {
