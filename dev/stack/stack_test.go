@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -170,6 +171,10 @@ func TestBusyFixedPortIsNamed(t *testing.T) {
 			_, err := StartAzurite(context.Background(), AzuriteOptions{Port: busy})
 			return err
 		}},
+		{"Service Bus peer", func() error {
+			_, err := StartServiceBus(context.Background(), ServiceBusOptions{Port: busy})
+			return err
+		}},
 	} {
 		t.Run(tt.service, func(t *testing.T) {
 			err := tt.start()
@@ -211,6 +216,48 @@ func TestMissingScriptSaysNpmCi(t *testing.T) {
 	}
 }
 
+// The Service Bus peer on a fixed port: its connection string names that
+// port, Restart brings up a new process on the same port writing the same
+// log, and Stop frees the port.
+func TestServiceBusFixedPortRestart(t *testing.T) {
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := StartServiceBus(context.Background(), ServiceBusOptions{Port: port, LogDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	want := "Endpoint=sb://127.0.0.1:" + strconv.Itoa(port) +
+		";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true"
+	if s.ConnectionString() != want {
+		t.Errorf("ConnectionString() = %q, want %q", s.ConnectionString(), want)
+	}
+	pid, logPath := s.PID, s.LogPath
+	if err := s.Restart(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.Port != port || s.PID == pid || s.LogPath != logPath || !portAnswers(port) {
+		t.Errorf("after Restart: port %d pid %d log %s (answers %v), want port %d, a new pid, log %s",
+			s.Port, s.PID, s.LogPath, portAnswers(port), port, logPath)
+	}
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(raw), "sbpeer ready"); n != 2 {
+		t.Errorf("log has %d ready lines, want 2 (both runs):\n%s", n, raw)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if portAnswers(port) {
+		t.Errorf("port %d still answers after Stop", port)
+	}
+}
+
 func TestHelpersRegisterCleanup(t *testing.T) {
 	var port int
 	t.Run("inner", func(t *testing.T) {
@@ -222,5 +269,14 @@ func TestHelpersRegisterCleanup(t *testing.T) {
 	})
 	if port == 0 || portAnswers(port) {
 		t.Errorf("CosmosT instance on port %d not stopped after its test", port)
+	}
+	t.Run("servicebus", func(t *testing.T) {
+		port = ServiceBusT(t).Port
+		if !portAnswers(port) {
+			t.Fatalf("port %d does not answer", port)
+		}
+	})
+	if port == 0 || portAnswers(port) {
+		t.Errorf("ServiceBusT instance on port %d not stopped after its test", port)
 	}
 }

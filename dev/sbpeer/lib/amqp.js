@@ -48,6 +48,17 @@ function acceptAttach(link, source, target) {
     link.set_target({ address: target });
 }
 
+// finish settles a peek-lock delivery the client has given an outcome to.
+// The client (receiver-settle-mode second) settles nothing after that, so
+// the delivery is marked settled on both ends; otherwise the session keeps
+// it, and after 2048 such deliveries (rhea's session buffer) it stops
+// sending.
+function finish(d, state) {
+    d.update(true, state);
+    d.remote_settled = true;
+    if (d.sbpeer) d.sbpeer.consumer.outstanding.delete(d);
+}
+
 function refuse(link, condition, description) {
     link.close({ condition, description });
 }
@@ -150,7 +161,7 @@ class Server {
         // client asks for pre-settled transfers.
         const peekLock = link.remote.attach.rcv_settle_mode === 1;
         const consumer = {
-            entity, link, peekLock, unsent: [],
+            entity, link, peekLock, unsent: [], outstanding: new Set(),
             credit() {
                 if (!link.is_open()) return 0;
                 const next = link.session.outgoing.next_pending_delivery;
@@ -160,7 +171,10 @@ class Server {
             deliver(msg, bytes) {
                 const tag = peekLock ? codec.deliveryTag(msg.lock.token) : codec.newLockToken();
                 const d = link.send(bytes, tag, 0);
-                if (peekLock) d.sbpeer = { entity, hex: msg.lock.hex };
+                if (peekLock) {
+                    d.sbpeer = { entity, hex: msg.lock.hex, consumer: this };
+                    this.outstanding.add(d);
+                }
                 this.unsent.push(d);
             },
         };
@@ -190,7 +204,7 @@ class Server {
             delivery.accept();
             let res;
             try {
-                res = management.handle(info.entity, ctx.message, Date.now());
+                res = this.store.batch(() => management.handle(info.entity, ctx.message, Date.now()));
             } catch (e) {
                 this.log(`management: ${e.stack || e}`);
                 res = { status: 500, description: String(e && e.message), condition: 'amqp:internal-error' };
@@ -214,7 +228,9 @@ class Server {
             return;
         }
         const now = Date.now();
-        for (const rec of recs) entity.send(rec, now);
+        this.store.batch(() => {
+            for (const rec of recs) entity.send(rec, now);
+        });
         ctx.delivery.accept();
     }
 
@@ -256,7 +272,7 @@ class Server {
         }
         const ok = d.sbpeer.entity.settle(d.sbpeer.hex, outcome, info, Date.now());
         if (kind === 'release') {
-            d.update(true);
+            finish(d);
             return;
         }
         if (ok) {
@@ -269,9 +285,9 @@ class Server {
                     delivery_failed: state.delivery_failed, undeliverable_here: state.undeliverable_here,
                 }),
             }[kind]();
-            d.update(true, echo.described());
+            finish(d, echo.described());
         } else {
-            d.update(true, message.rejected({
+            finish(d, message.rejected({
                 error: {
                     condition: 'com.microsoft:message-lock-lost',
                     description: 'The lock supplied is invalid. Either the lock expired, or the message has already been removed from the queue.',
@@ -294,6 +310,13 @@ class Server {
         if (info.kind === 'consumer') {
             info.consumer.entity.removeConsumer(info.consumer);
             connState(conn).consumers.delete(info.consumer);
+            // No outcome can come for a detached link's deliveries; their
+            // messages stay locked until the lock expires, as in Azure.
+            for (const d of info.consumer.outstanding) {
+                d.settled = true;
+                d.remote_settled = true;
+            }
+            info.consumer.outstanding.clear();
         } else if (info.kind === 'reply') {
             const replies = connState(conn).replies;
             for (const [k, v] of replies) if (v === link) replies.delete(k);

@@ -103,13 +103,15 @@ const operations = {
         return ok({ 'sequence-numbers': types.wrap_array(seqs, LONG) });
     },
 
-    // cancel-scheduled-message {sequence-numbers: long[]} → 200; 404 when a
-    // number is not a scheduled message (nothing is cancelled then).
+    // cancel-scheduled-message {sequence-numbers: long[]} → 200; 404
+    // com.microsoft:message-not-found "Messages not found. Missing sequence
+    // numbers: …" (Azure's text) when a number is not a scheduled message
+    // (already enqueued, cancelled or unknown); nothing is cancelled then.
     'com.microsoft:cancel-scheduled-message'(entity, body) {
         const seqs = seqList(body['sequence-numbers']);
         if (!seqs) return bad('sequence-numbers must be an array of long');
         const missing = entity.cancel(seqs);
-        if (missing.length) return notFound(`The scheduled message with sequence number ${missing[0]} was not found.`);
+        if (missing.length) return notFound(`Messages not found. Missing sequence numbers: ${missing.join(', ')}`);
         return ok({});
     },
 

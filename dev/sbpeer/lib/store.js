@@ -18,6 +18,9 @@ const MAX_DELIVERY_REASON = 'MaxDeliveryCountExceeded';
 const TTL_REASON = 'TTLExpiredException';
 const TTL_DESCRIPTION = 'The message expired and was dead lettered.';
 
+// How often every message's time to live is checked (ms).
+const TTL_SCAN_MS = 250;
+
 // Insert n into the ascending array a (no duplicates).
 function insertSorted(a, n) {
     let lo = 0; let hi = a.length;
@@ -51,6 +54,8 @@ class Entity {
         this.nextConsumer = 0;
         this.lastSeq = 0;
         this.dedup = new Map(); // message-id → {at, seq}
+        this.scheduled = new Set(); // scheduled messages not yet enqueued
+        this.lastTtlScan = 0;
         this.dlq = dlq ? null : new Entity(store, queue, true);
     }
 
@@ -70,6 +75,7 @@ class Entity {
         }
         this.setExpiry(msg);
         this.messages.set(seq, msg);
+        if (msg.state === STATE_SCHEDULED) this.scheduled.add(msg);
         if (this.queue.requiresDuplicateDetection && rec.messageId !== null && !this.isDlq) {
             this.dedup.set(rec.messageId, { at: now, seq });
         }
@@ -102,7 +108,10 @@ class Entity {
             return !m || m.state !== STATE_SCHEDULED;
         });
         if (missing.length) return missing;
-        for (const s of seqs) this.messages.delete(s);
+        for (const s of seqs) {
+            this.scheduled.delete(this.messages.get(s));
+            this.messages.delete(s);
+        }
         this.store.changed();
         return [];
     }
@@ -328,10 +337,13 @@ class Entity {
     // tick enqueues scheduled messages that are due, releases expired locks,
     // expires messages past their time to live and forgets message-ids
     // older than the duplicate detection window.
+    // Time to live is checked at most every TTL_SCAN_MS (and again when a
+    // message is about to be delivered).
     tick(now) {
         let changed = false;
-        for (const msg of this.messages.values()) {
-            if (msg.state === STATE_SCHEDULED && msg.enqueuedTime <= now) {
+        for (const msg of this.scheduled) {
+            if (msg.enqueuedTime <= now) {
+                this.scheduled.delete(msg);
                 msg.state = STATE_ACTIVE;
                 this.makeReady(msg);
                 changed = true;
@@ -344,10 +356,13 @@ class Entity {
                 changed = true;
             }
         }
-        for (const msg of [...this.messages.values()]) {
-            if (msg.expiresAt !== null && msg.expiresAt <= now && !msg.lock && msg.state !== STATE_SCHEDULED) {
-                this.expire(msg, now);
-                changed = true;
+        if (now - this.lastTtlScan >= TTL_SCAN_MS) {
+            this.lastTtlScan = now;
+            for (const msg of [...this.messages.values()]) {
+                if (msg.expiresAt !== null && msg.expiresAt <= now && !msg.lock && msg.state !== STATE_SCHEDULED) {
+                    this.expire(msg, now);
+                    changed = true;
+                }
             }
         }
         for (const [id, seen] of this.dedup) {
@@ -393,6 +408,7 @@ class Entity {
                 }),
             };
             this.messages.set(msg.seq, msg);
+            if (msg.state === STATE_SCHEDULED) this.scheduled.add(msg);
             if (m.lock) {
                 msg.lock = { token: Buffer.from(m.lock.token, 'hex'), hex: m.lock.token, until: m.lock.until };
                 this.locks.set(m.lock.token, msg);
@@ -411,6 +427,8 @@ class Store {
         this.queues = new Map();
         for (const [key, q] of topology.queues) this.queues.set(key, new Entity(this, q, false));
         this.onChange = onChange || (() => {});
+        this.batchDepth = 0;
+        this.dirty = false;
         this.pendingWake = new Set();
         this.wakeScheduled = false;
     }
@@ -432,8 +450,30 @@ class Store {
         return out;
     }
 
+    // changed reports a change to onChange at once, or at the end of the
+    // outermost batch.
     changed() {
+        if (this.batchDepth > 0) {
+            this.dirty = true;
+            return;
+        }
         this.onChange();
+    }
+
+    // batch runs fn and reports its changes once, when it returns (so a
+    // batch of messages is persisted in one write, before it is
+    // acknowledged).
+    batch(fn) {
+        this.batchDepth++;
+        try {
+            return fn();
+        } finally {
+            this.batchDepth--;
+            if (this.batchDepth === 0 && this.dirty) {
+                this.dirty = false;
+                this.onChange();
+            }
+        }
     }
 
     // wake dispatches the entity's ready messages soon (once per turn of
@@ -447,12 +487,16 @@ class Store {
             const todo = [...this.pendingWake];
             this.pendingWake.clear();
             const now = Date.now();
-            for (const e of todo) e.dispatch(now);
+            this.batch(() => {
+                for (const e of todo) e.dispatch(now);
+            });
         });
     }
 
     tick(now) {
-        for (const e of this.entities()) e.tick(now);
+        this.batch(() => {
+            for (const e of this.entities()) e.tick(now);
+        });
     }
 
     snapshot() {
