@@ -154,6 +154,7 @@ func (s *System) start(ctx context.Context, o Options) error {
 	env["UPLOAD_ACCOUNTS"] = s.Azurite.BlobURL
 	env["UPLOAD_ACCOUNT_KEY"] = s.Azurite.AccountKey
 	env["AzureWebJobsStorage"] = s.Azurite.ConnectionString()
+	env["UploadStorage"] = s.Azurite.ConnectionString()
 	s.Env = env
 
 	// 7. Cosmos database, containers and (optionally) sample profiles.

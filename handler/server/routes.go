@@ -28,6 +28,7 @@ var routes = []route{
 	{Function: "Profile", Method: "GET", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).getProfile},
 	{Function: "Profile", Method: "PATCH", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).patchProfile},
 	{Function: "Request", Method: "GET", Pattern: "/api/v1/requests/{requestId}", Handle: (*Server).getRequest},
+	{Function: "RequestAttachment", Method: "GET", Pattern: "/api/v1/requests/{requestId}/attachments/{name}", Handle: (*Server).getAttachment},
 	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/cancel", Handle: (*Server).cancelRequest},
 	{Function: "MfaChallenge", Method: "POST", Pattern: "/api/v1/mfa/challenge", Handle: (*Server).mfaChallenge},
 	{Function: "MfaVerify", Method: "POST", Pattern: "/api/v1/mfa/verify", Handle: (*Server).mfaVerify},
@@ -38,4 +39,5 @@ var routes = []route{
 // triggers is the one table of non-HTTP functions.
 var triggers = []trigger{
 	{Function: "Sweep", Handle: (*Server).sweep},
+	{Function: "ScanAttachment", Handle: (*Server).scanAttachment},
 }

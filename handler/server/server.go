@@ -43,6 +43,7 @@ type Deps struct {
 	Uploads  UploadService   // direct-to-blob uploads (uploads.go)
 	Changes  ChangeSubmitter // PATCH of a profile (profile.go)
 	Requests RequestService  // status, cancel and the sweep (requests.go)
+	Scans    ScanService     // the blob-triggered document scan (trigger_scan.go)
 	Log      *slog.Logger
 }
 

@@ -52,11 +52,12 @@ type testEnv struct {
 	requests  *request.Service
 	reqStore  *memory.Requests
 	sink      *memSink
+	scans     *fakeScans
 }
 
 func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	t.Helper()
-	e := &testEnv{profiles: memory.NewProfiles(), verifier: &mfaVerifierStub{}, clock: &mfaClock{t: time.Now()}, sink: &memSink{}, reqStore: memory.NewRequests()}
+	e := &testEnv{profiles: memory.NewProfiles(), verifier: &mfaVerifierStub{}, clock: &mfaClock{t: time.Now()}, sink: &memSink{}, reqStore: memory.NewRequests(), scans: &fakeScans{}}
 	for _, id := range []string{"1000", "1001"} {
 		if _, err := e.profiles.CreateProfile(context.Background(), domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace",
 			MaritalStatus: "Single", Phone: "+1555010" + id, Version: 1, UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
@@ -89,11 +90,11 @@ func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	}
 	e.requests = &request.Service{Requests: e.reqStore, Locks: e.reqStore, Profiles: e.profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}
 	changes, err := request.NewSubmitter(request.SubmitterDeps{Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Attachments: e.sink,
-		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.requests, LandingContainer: "landing", Now: time.Now, Log: log})
+		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.requests, Now: time.Now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Log: log}
+	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Scans: e.scans, Log: log}
 	if e.s, err = New(e.deps); err != nil {
 		t.Fatal(err)
 	}
