@@ -156,9 +156,9 @@ func (s *Service) start(ctx context.Context, rec Record) (Record, error) {
 	s.absorb(&rec, eff, st, now)
 	// Verdicts that arrived before the workflow started (it was left for
 	// the sweeper) are delivered now.
-	if allClean, done := verdicts(rec); done && len(rec.Attachments) > 0 && slices.ContainsFunc(in.Messages, func(m workflow.MessageWait) bool { return m.Message == "attachmentsScanned" }) {
+	if _, done := verdicts(rec); done && len(rec.Attachments) > 0 && slices.ContainsFunc(in.Messages, func(m workflow.MessageWait) bool { return m.Message == "attachmentsScanned" }) {
 		st := &step{}
-		eff, err := in.Deliver(ctx, s.Definition, scannedEvent(allClean), now, s.tasks(rec, st))
+		eff, err := in.Deliver(ctx, s.Definition, scannedEvent(rec), now, s.tasks(rec, st))
 		if err != nil {
 			return rec, err
 		}
@@ -181,8 +181,30 @@ func verdicts(rec Record) (allClean, done bool) {
 	return allClean, done
 }
 
-func scannedEvent(allClean bool) workflow.Event {
-	return workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: map[string]any{"allClean": allClean}}
+// scannedEvent is the attachmentsScanned message once every document has a
+// verdict: allClean, and scanProblem naming each document that is not
+// clean and why (the definition's failed end takes it as its reason).
+func scannedEvent(rec Record) workflow.Event {
+	allClean, _ := verdicts(rec)
+	vars := map[string]any{"allClean": allClean}
+	var problems []string
+	for _, a := range rec.Attachments {
+		if a.Verdict == VerdictClean {
+			continue
+		}
+		p := a.Name + ": " + string(a.Verdict)
+		switch {
+		case a.Signature != "":
+			p += " (" + a.Signature + ")"
+		case a.Detail != "":
+			p += " (" + a.Detail + ")"
+		}
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
+		vars["scanProblem"] = "an attachment did not pass the scan: " + strings.Join(problems, "; ")
+	}
+	return workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: vars}
 }
 
 func evidenceFields(ch Change) []string {
@@ -284,12 +306,12 @@ func (s *Service) recordVerdictBy(ctx context.Context, requestID string, match f
 	if err != nil {
 		return rec, err
 	}
-	allClean, done := verdicts(rec)
+	_, done := verdicts(rec)
 	if !done || rec.RuntimeStatus.Terminal() || rec.Workflow == nil {
 		// Not all scanned yet, over, or not started (start delivers it).
 		return rec, nil
 	}
-	return s.Deliver(ctx, requestID, scannedEvent(allClean))
+	return s.Deliver(ctx, requestID, scannedEvent(rec))
 }
 
 // Cancel terminates an open request on its owner's behalf. Errors: the
