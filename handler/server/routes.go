@@ -21,6 +21,9 @@ type route struct {
 type trigger struct {
 	Function string
 	Handle   func(s *Server, ctx context.Context, req *invoke.Request) (invoke.Response, error)
+	// MetadataOnly: the function reads no Data value, so the envelope is
+	// decoded without keeping them (invoke.DecodeMetadata).
+	MetadataOnly bool
 }
 
 // routes is the one routing table of the API.
@@ -39,5 +42,5 @@ var routes = []route{
 // triggers is the one table of non-HTTP functions.
 var triggers = []trigger{
 	{Function: "Sweep", Handle: (*Server).sweep},
-	{Function: "ScanAttachment", Handle: (*Server).scanAttachment},
+	{Function: "ScanAttachment", Handle: (*Server).scanAttachment, MetadataOnly: true},
 }

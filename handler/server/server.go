@@ -221,7 +221,11 @@ func requireLength(r *http.Request) error {
 func (s *Server) trigger(tr trigger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		req, err := invoke.Decode(r)
+		decode := invoke.Decode
+		if tr.MetadataOnly {
+			decode = invoke.DecodeMetadata
+		}
+		req, err := decode(r)
 		if err != nil {
 			s.log.WarnContext(ctx, "malformed invocation", "function", tr.Function, "err", err.Error())
 			invoke.Fail(w, http.StatusBadRequest, err.Error())
