@@ -218,6 +218,7 @@ type blobWatch struct {
 	settled map[string]settledVersion // blob name → last version done or poisoned
 	polls   int                       // finished listings
 	warned  bool                      // the missing container was reported
+	failing bool                      // listing fails; reported once until it works
 }
 
 type settledVersion struct {
@@ -454,7 +455,15 @@ func (bs *blobSource) poll(ctx context.Context, w *blobWatch, log *slog.Logger) 
 		return
 	}
 	if err != nil {
-		log.Error("blob trigger cannot list its container", "error", err)
+		w.mu.Lock()
+		first := !w.failing
+		w.failing = true
+		w.mu.Unlock()
+		if first {
+			log.Error("blob trigger cannot list its container; polling on", "error", err)
+		} else {
+			log.Debug("blob trigger cannot list its container", "error", err)
+		}
 		return
 	}
 	present := make(map[string]bool, len(items))
@@ -462,7 +471,10 @@ func (bs *blobSource) poll(ctx context.Context, w *blobWatch, log *slog.Logger) 
 		present[it.Name] = true
 	}
 	w.mu.Lock()
-	w.warned = false
+	if w.failing {
+		log.Info("blob trigger lists its container again")
+	}
+	w.warned, w.failing = false, false
 	for name := range w.settled { // forget deleted blobs
 		if !present[name] {
 			delete(w.settled, name)
