@@ -25,16 +25,18 @@ import (
 // sources: an approximation that finds a blob within PollInterval and, like
 // both real sources, delivers each blob version at least once.
 type BlobOptions struct {
-	PollInterval time.Duration // between container listings; default 1 s
+	PollInterval time.Duration // between container listings; default 1 s (a local choice)
 	// MaxAttempts is the number of invocations of one blob version before
 	// it is poisoned; default host.json extensions.blobs.poisonBlobThreshold,
 	// else 5 (the blob extension's default).
 	MaxAttempts int
 	// RetryDelay is the wait before the first retry, doubled for each later
-	// one up to one minute; default 2 s.
+	// one up to one minute; default 2 s. A local choice: the real host's
+	// timing comes from its internal blob trigger queue.
 	RetryDelay time.Duration
 	// MaxConcurrent caps invocations in flight over all blob functions;
-	// default host.json extensions.blobs.maxDegreeOfParallelism, else 4.
+	// default host.json extensions.blobs.maxDegreeOfParallelism, else 4 (a
+	// local choice).
 	MaxConcurrent int
 	// HostID names this host in receipt paths (the real host uses its host
 	// id); default "devhost".

@@ -203,6 +203,7 @@ func (h *Host) InvokeTimer(ctx context.Context, name string) error {
 // BlobPoisonMessages returns the poison records the blob trigger source has
 // written (in the webjobs-blobtrigger-poison container of each watched
 // storage account), oldest first; none when the app has no blob triggers.
+// Errors are the storage service's (listing or reading a record).
 func (h *Host) BlobPoisonMessages(ctx context.Context) ([]PoisonMessage, error) {
 	if h.blobs == nil {
 		return nil, nil
