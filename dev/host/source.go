@@ -15,8 +15,9 @@ type Invoker interface {
 	Invoke(ctx context.Context, function string, data, metadata map[string]any) (*InvokeResult, error)
 }
 
-// TriggerSource produces invocations for one kind of trigger (timers now;
-// a blob poller and a Service Bus receiver later). Start is called once the
+// TriggerSource produces invocations for one kind of trigger (the built-in
+// timer and blob sources; others such as a Service Bus receiver plug in
+// through Options.Sources). Start is called once the
 // handler is ready and the HTTP listener is up; it must not block: run the
 // work in goroutines that end when ctx is cancelled or Stop is called. Stop
 // is called once on Close and must wait for those goroutines; it should
