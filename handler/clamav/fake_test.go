@@ -202,6 +202,30 @@ func zipWith(t testing.TB, name string, content []byte) []byte {
 // each compressed with FlateDecode (zlib, §7.4.4).
 func pdfWithStreams(t testing.TB, streams [][]byte) []byte {
 	t.Helper()
+	flated := make([][]byte, len(streams))
+	for i, s := range streams {
+		flated[i] = deflate(t, s)
+	}
+	return pdfWithFlated(flated)
+}
+
+// deflate compresses s with zlib, as FlateDecode expects.
+func deflate(t testing.TB, s []byte) []byte {
+	t.Helper()
+	var z bytes.Buffer
+	zw, err := zlib.NewWriterLevel(&z, zlib.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(s)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return z.Bytes()
+}
+
+// pdfWithFlated is pdfWithStreams for streams already compressed.
+func pdfWithFlated(streams [][]byte) []byte {
 	var out bytes.Buffer
 	var offsets []int
 	obj := func(body string, stream []byte) {
@@ -222,18 +246,8 @@ func pdfWithStreams(t testing.TB, streams [][]byte) []byte {
 	obj("<< /Type /Catalog /Pages 2 0 R >>", nil)
 	obj("<< /Type /Pages /Kids [3 0 R] /Count 1 >>", nil)
 	obj("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents ["+strings.Join(refs, " ")+"] >>", nil)
-	var z bytes.Buffer
-	for _, s := range streams {
-		z.Reset()
-		zw, err := zlib.NewWriterLevel(&z, zlib.BestSpeed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		zw.Write(s)
-		if err := zw.Close(); err != nil {
-			t.Fatal(err)
-		}
-		obj(fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>", z.Len()), z.Bytes())
+	for _, z := range streams {
+		obj(fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>", len(z)), z)
 	}
 	xref := out.Len()
 	fmt.Fprintf(&out, "xref\n0 %d\n0000000000 65535 f \n", len(offsets)+1)
