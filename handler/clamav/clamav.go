@@ -45,7 +45,9 @@ const (
 )
 
 // sizeLimitReply is clamd's reply (before " ERROR") when a stream exceeds
-// its StreamMaxLength (clamd/session.c of ClamAV 1.4).
+// its StreamMaxLength: clamd(8), INSTREAM: "clamd will reply with INSTREAM
+// size limit exceeded and close the connection"; the exact text is clamd
+// 1.4.6's.
 const sizeLimitReply = "INSTREAM size limit exceeded."
 
 // Options configures a Client.
@@ -105,11 +107,14 @@ func (c *Client) Addr() string { return c.addr }
 //   - KindTransient when clamd could not be reached, failed, answered
 //     something malformed, did not answer within Options.Timeout, or ctx
 //     ended (wrapping ctx.Err()): the caller retries later;
-//   - the error of r itself when reading r fails.
+//   - the error of r itself when reading r fails; KindInvalid when r is nil.
 //
 // A clean answer that arrives before the whole stream was sent is an error,
 // never a clean finding (fail closed).
 func (c *Client) Scan(ctx context.Context, r io.Reader) (scan.Finding, error) {
+	if r == nil {
+		return scan.Finding{}, domain.E(domain.KindInvalid, "antivirus: nothing to scan (nil reader)")
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.opts.Timeout)
 	defer cancel()
 	engine, err := c.Version(ctx)

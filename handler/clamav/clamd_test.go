@@ -471,4 +471,7 @@ func TestReaderError(t *testing.T) {
 	if !errors.Is(err, boom) || f.Infected {
 		t.Fatalf("%+v, %v; want the reader's error", f, err)
 	}
+	if _, err := c.Scan(context.Background(), nil); !domain.Is(err, domain.KindInvalid) {
+		t.Errorf("nil reader: %v, want KindInvalid", err)
+	}
 }
