@@ -35,14 +35,15 @@ PORT ?= 7071
 AZURITE_PORT ?= 10000
 COSMOS_PORT ?= 8081
 TWILIO_PORT ?= 7073
+CLAMD_PORT ?= 3310
 
-# Starts Azurite, the Cosmos DB stand-in, the fake Twilio API and the
+# Starts Azurite, the Cosmos DB stand-in, clamd, the fake Twilio API and the
 # development host with the handler on http://127.0.0.1:$(PORT); Ctrl-C
 # stops all. A taken port ends it at once with one line naming it.
 run: deps package
 	$(GO) build -o build/localrun ./dev/cmd/localrun
 	exec build/localrun -app $(APP) -port $(PORT) -azurite-port $(AZURITE_PORT) \
-	  -cosmos-port $(COSMOS_PORT) -twilio-port $(TWILIO_PORT)
+	  -cosmos-port $(COSMOS_PORT) -twilio-port $(TWILIO_PORT) -clamd-port $(CLAMD_PORT)
 
 lint:
 	@unformatted=$$(gofmt -l handler dev); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

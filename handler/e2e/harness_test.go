@@ -56,6 +56,8 @@ func run(m *testing.M) int {
 		HandlerOutput: &handlerLog,
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Seed:          true,
+		// The scan tests need the real antivirus.
+		RequireAntivirus: true,
 		// The local settings allow many SMS an hour for walking the flow by
 		// hand; these tests check the production limits.
 		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "5", "MFA_MAX_FAILED_CHECKS": "10"},
