@@ -1,0 +1,401 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
+)
+
+// pdfLimits bound the work of one PDF structure check.
+type pdfLimits struct {
+	maxBytes int64         // largest raw stream (the document size limit)
+	timeout  time.Duration // wall time for parsing and inspecting
+}
+
+// Fixed bounds of the PDF check. Memory is dominated by the raw stream
+// bytes pdfcpu copies (≤ the file size) plus the decoded object and xref
+// streams (≤ pdfMaxDecodeBytes) and the object table (≤ pdfMaxObjects
+// entries of a few hundred bytes).
+const (
+	pdfMaxObjects     = 500_000  // objects in the cross-reference table
+	pdfMaxDecodeBytes = 64 << 20 // decoded bytes of one object or xref stream
+	pdfMaxDepth       = 100      // nesting of arrays and dictionaries
+	pdfMaxSteps       = 10 * pdfMaxObjects
+	pdfMaxTrailers    = 256      // classic trailer dictionaries inspected
+	pdfTrailerBytes   = 64 << 10 // bytes after "trailer" handed to the parser
+)
+
+// errTooComplex ends an inspection that exceeds pdfMaxSteps.
+var errTooComplex = errors.New("too many objects to inspect")
+
+// checkPDF parses content with github.com/pdfcpu/pdfcpu (relaxed mode, the
+// mode viewers use to open slightly broken files) and refuses, after
+// OWASP's "active content" list for PDFs:
+//   - a PDF pdfcpu cannot parse, or with an object it cannot parse
+//     (malformed; what cannot be inspected is not shown to anyone);
+//   - encryption (an /Encrypt entry in any trailer or xref stream), with or
+//     without a user password: encrypted content cannot be inspected;
+//   - JavaScript: a /JS entry, a JavaScript action (/S /JavaScript) or a
+//     /JavaScript name tree, wherever it sits (e.g. /OpenAction, /AA);
+//   - Launch actions (/S /Launch) anywhere;
+//   - embedded files: an /EmbeddedFiles name tree, a file specification
+//     with /EF, an /EmbeddedFile stream, a /FileAttachment annotation.
+//
+// Every object in the cross-reference table is inspected, reachable or
+// not; names are compared after #xx decoding. Work is bounded by lim and the
+// pdfMax constants; a PDF over them is refused as too complex. The error is
+// non-nil (KindTransient) only when ctx ends.
+func checkPDF(ctx context.Context, name string, content []byte, lim pdfLimits) (*decision, error) {
+	cctx, cancel := context.WithTimeout(ctx, lim.timeout)
+	defer cancel()
+	timedOut := func() (*decision, error) {
+		if err := alive(ctx, name); err != nil {
+			return nil, err
+		}
+		return reject("%s: PDF structure too complex to check within %s", name, lim.timeout), nil
+	}
+
+	pc, err := readPDF(cctx, content, lim.maxBytes)
+	if err != nil {
+		switch {
+		case cctx.Err() != nil:
+			return timedOut()
+		case isEncryptionError(err):
+			return rejectEncrypted(name), nil
+		}
+		return reject("%s: PDF structure cannot be parsed (%s)", name, shorten(err.Error(), 160)), nil
+	}
+	if pc.Encrypt != nil {
+		return rejectEncrypted(name), nil
+	}
+	if len(pc.Table) > pdfMaxObjects {
+		return reject("%s: PDF has %d objects; at most %d are accepted", name, len(pc.Table), pdfMaxObjects), nil
+	}
+	enc, err := classicTrailerEncrypted(cctx, content)
+	switch {
+	case cctx.Err() != nil:
+		return timedOut()
+	case err != nil:
+		return reject("%s: PDF structure cannot be parsed (%s)", name, err), nil
+	case enc:
+		return rejectEncrypted(name), nil
+	}
+
+	nrs := make([]int, 0, len(pc.Table))
+	for nr, e := range pc.Table {
+		if !e.Free {
+			nrs = append(nrs, nr)
+		}
+	}
+	slices.Sort(nrs)
+	for _, nr := range nrs {
+		if pc.Table[nr].Object == nil {
+			return reject("%s: PDF structure cannot be parsed (object %d)", name, nr), nil
+		}
+	}
+
+	w := &pdfWalker{ctx: cctx, table: pc.Table, seen: map[int]bool{}}
+	roots := []struct {
+		label string
+		ref   *types.IndirectRef
+	}{{"/Root", pc.Root}, {"/Info", pc.Info}}
+	var f *pdfFinding
+	for _, r := range roots {
+		if r.ref != nil && f == nil && err == nil {
+			f, err = w.walk(*r.ref, r.label)
+		}
+	}
+	for _, nr := range nrs {
+		if f != nil || err != nil {
+			break
+		}
+		f, err = w.walk(types.IndirectRef{ObjectNumber: types.Integer(nr)}, "object "+strconv.Itoa(nr))
+	}
+	switch {
+	case cctx.Err() != nil:
+		return timedOut()
+	case errors.Is(err, errTooComplex):
+		return reject("%s: PDF structure too complex to check (%s)", name, err), nil
+	case err != nil:
+		return reject("%s: PDF structure cannot be parsed (%s)", name, shorten(err.Error(), 160)), nil
+	case f == nil:
+		return nil, nil
+	case f.what == "encryption":
+		return rejectEncrypted(name), nil
+	}
+	return reject("%s: PDF contains %s (at %s)", name, f.what, f.where), nil
+}
+
+func rejectEncrypted(name string) *decision {
+	return reject("%s: PDF is encrypted or password-protected; upload it without encryption", name)
+}
+
+// readPDF builds pdfcpu's model of content: the cross-reference table with
+// every object parsed and object streams decoded; content streams stay
+// encoded. The configuration is built here, never read from or written to
+// pdfcpu's per-user configuration directory. A panic inside the parser is
+// returned as an error.
+func readPDF(ctx context.Context, content []byte, maxStream int64) (pc *model.Context, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pc, err = nil, fmt.Errorf("parser failure: %s", shorten(fmt.Sprint(r), 120))
+		}
+	}()
+	conf := &model.Configuration{
+		Reader15:       true,
+		ValidationMode: model.ValidationRelaxed,
+		Offline:        true,
+		Eol:            types.EolLF,
+		Limits: model.ResourceLimits{
+			MaxStreamBytes:       maxStream,
+			MaxDecodeBytes:       pdfMaxDecodeBytes,
+			MaxImagePixels:       DefaultMaxPixels,
+			MaxImageBytes:        maxStream,
+			MaxObjectCount:       pdfMaxObjects,
+			MaxObjectStreamCount: pdfMaxObjects,
+			MaxObjectStreamFirst: 16 << 20,
+			MaxXRefEntries:       pdfMaxObjects,
+			MaxRecursionDepth:    pdfMaxDepth,
+		},
+	}
+	return pdfcpu.ReadWithContext(ctx, bytes.NewReader(content), conf)
+}
+
+// isEncryptionError reports pdfcpu's refusals to decrypt (a user
+// password is needed, or the encryption is unsupported or broken).
+func isEncryptionError(err error) bool {
+	for _, target := range []error{pdfcpu.ErrWrongPassword, pdfcpu.ErrEncrypted, pdfcpu.ErrUnsupportedEncryptionFeature, pdfcpu.ErrMalformedEncryption} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	return strings.Contains(strings.ToLower(err.Error()), "encrypt")
+}
+
+// classicTrailerEncrypted reports whether a classic trailer dictionary
+// (the one after the "trailer" keyword) has an /Encrypt entry. pdfcpu keeps
+// only an indirect /Encrypt; a direct dictionary would otherwise pass
+// unnoticed. Each candidate is parsed with pdfcpu's object parser, the
+// last trailer first; text that does not parse as a dictionary is not a
+// trailer. More than pdfMaxTrailers trailers is an error.
+func classicTrailerEncrypted(ctx context.Context, content []byte) (bool, error) {
+	end := len(content)
+	for n := 0; ; n++ {
+		i := bytes.LastIndex(content[:end], []byte("trailer"))
+		if i < 0 {
+			return false, nil
+		}
+		if n == pdfMaxTrailers {
+			return false, fmt.Errorf("more than %d trailers", pdfMaxTrailers)
+		}
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		end = i
+		start := i + len("trailer")
+		line := string(content[start:min(len(content), start+pdfTrailerBytes)])
+		o, err := model.ParseObjectContext(ctx, &line, 0, pdfMaxDepth)
+		if err != nil {
+			continue
+		}
+		if d, ok := o.(types.Dict); ok {
+			if _, enc := d["Encrypt"]; enc {
+				return true, nil
+			}
+		}
+	}
+}
+
+// pdfFinding is the first active content found: what it is and where
+// (a path of keys from the trailer, or the object number).
+type pdfFinding struct {
+	what, where string
+}
+
+// pathNode is one step of the path to an object; the path is rendered
+// only when something is found.
+type pathNode struct {
+	parent *pathNode
+	label  string
+}
+
+func (n *pathNode) String() string {
+	var parts []string
+	for ; n != nil; n = n.parent {
+		parts = append(parts, n.label)
+	}
+	slices.Reverse(parts)
+	return strings.Join(parts, "")
+}
+
+// pdfWalker visits objects depth-first without recursion, each indirect
+// object once.
+type pdfWalker struct {
+	ctx   context.Context
+	table map[int]*model.XRefTableEntry
+	seen  map[int]bool
+	steps int
+}
+
+type walkItem struct {
+	obj  types.Object
+	path *pathNode
+}
+
+func (w *pdfWalker) walk(start types.Object, label string) (*pdfFinding, error) {
+	stack := []walkItem{{start, &pathNode{label: label}}}
+	for len(stack) > 0 {
+		it := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if w.steps++; w.steps > pdfMaxSteps {
+			return nil, errTooComplex
+		}
+		if w.steps%4096 == 0 {
+			if err := w.ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		var d types.Dict
+		switch o := it.obj.(type) {
+		case types.IndirectRef:
+			nr := o.ObjectNumber.Value()
+			if w.seen[nr] {
+				continue
+			}
+			w.seen[nr] = true
+			if e := w.table[nr]; e != nil && !e.Free && e.Object != nil {
+				stack = append(stack, walkItem{e.Object, it.path})
+			}
+			continue
+		case *types.IndirectRef:
+			if o != nil {
+				stack = append(stack, walkItem{*o, it.path})
+			}
+			continue
+		case types.LazyObjectStreamObject:
+			if err := w.decodeLazy(&o, &stack, it.path); err != nil {
+				return nil, err
+			}
+			continue
+		case *types.LazyObjectStreamObject:
+			if o != nil {
+				if err := w.decodeLazy(o, &stack, it.path); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		case types.Array:
+			for i := len(o) - 1; i >= 0; i-- {
+				stack = append(stack, walkItem{o[i], &pathNode{it.path, "[" + strconv.Itoa(i) + "]"}})
+			}
+			continue
+		case types.Dict:
+			d = o
+		case types.StreamDict:
+			d = o.Dict
+		case *types.StreamDict:
+			d = o.Dict
+		case types.ObjectStreamDict:
+			d = o.Dict
+		case *types.ObjectStreamDict:
+			d = o.Dict
+		case types.XRefStreamDict:
+			d = o.Dict
+		case *types.XRefStreamDict:
+			d = o.Dict
+		default:
+			continue
+		}
+		if what, key := w.activeContent(d); what != "" {
+			return &pdfFinding{what: what, where: (&pathNode{it.path, "/" + key}).String()}, nil
+		}
+		keys := make([]string, 0, len(d))
+		for k := range d {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for i := len(keys) - 1; i >= 0; i-- {
+			stack = append(stack, walkItem{d[keys[i]], &pathNode{it.path, "/" + keys[i]}})
+		}
+	}
+	return nil, nil
+}
+
+// decodeLazy parses an object kept compressed in an object stream (pdfcpu
+// parses those on first use) and pushes it onto the stack.
+func (w *pdfWalker) decodeLazy(l *types.LazyObjectStreamObject, stack *[]walkItem, path *pathNode) error {
+	o, err := l.DecodedObject(w.ctx)
+	if err != nil {
+		return fmt.Errorf("object in an object stream at %s: %w", path, err)
+	}
+	*stack = append(*stack, walkItem{o, path})
+	return nil
+}
+
+// activeContent names what d carries that is refused, and the key that
+// shows it; "" when nothing.
+func (w *pdfWalker) activeContent(d types.Dict) (what, key string) {
+	has := func(k string) bool { _, ok := d[k]; return ok }
+	switch {
+	case has("Encrypt"):
+		return "encryption", "Encrypt"
+	case has("JS"):
+		return "JavaScript", "JS"
+	case has("JavaScript"):
+		return "JavaScript", "JavaScript"
+	case has("EmbeddedFiles"):
+		return "embedded files", "EmbeddedFiles"
+	case has("EF"):
+		return "an embedded file", "EF"
+	}
+	switch w.name(d["S"]) {
+	case "JavaScript":
+		return "JavaScript", "S"
+	case "Launch":
+		return "a Launch action", "S"
+	}
+	if w.name(d["Type"]) == "EmbeddedFile" {
+		return "an embedded file", "Type"
+	}
+	if w.name(d["Subtype"]) == "FileAttachment" {
+		return "a file attachment annotation", "Subtype"
+	}
+	return "", ""
+}
+
+// name returns o as a name, following one indirect reference (also into
+// an object stream); "" if o is not a name.
+func (w *pdfWalker) name(o types.Object) string {
+	if r, ok := o.(types.IndirectRef); ok {
+		if e := w.table[r.ObjectNumber.Value()]; e != nil && !e.Free {
+			o = e.Object
+		}
+	}
+	if l, ok := o.(types.LazyObjectStreamObject); ok {
+		o, _ = l.DecodedObject(w.ctx) // a decoding error is reported when the object itself is visited
+	}
+	if n, ok := o.(types.Name); ok {
+		return string(n)
+	}
+	return ""
+}
+
+// shorten cuts s to at most n bytes (on a rune boundary) for a reason.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n] + "…"
+}
