@@ -192,6 +192,47 @@ func bigPDF(t testing.TB, size int) []byte {
 	return b
 }
 
+// manyObjects is a one-page PDF plus n small objects.
+func manyObjects(n int) []byte {
+	d := onePage("", "")
+	for i := 0; i < n; i++ {
+		d.add(fmt.Sprintf("<< /K [%d 0 R] /V (%030d) >>", i+1, i))
+	}
+	return d.bytes()
+}
+
+// denseDict is a one-page PDF plus one dictionary of about size bytes of
+// distinct small keys.
+func denseDict(size int) []byte {
+	d := onePage("", "")
+	var b strings.Builder
+	b.WriteString("<< ")
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, "/k%d %d ", i, i)
+	}
+	b.WriteString(">>")
+	d.add(b.String())
+	return d.bytes()
+}
+
+// sameOffset is a one-page PDF whose cross-reference table has n more
+// entries, all at the offset of one object.
+func sameOffset(n int) []byte {
+	d := onePage("", "")
+	d.add("<< /A 1 >>")
+	b := d.bytes()
+	off := bytes.Index(b, []byte("6 0 obj"))
+	x := bytes.Index(b, []byte("xref\n"))
+	var out bytes.Buffer
+	out.Write(b[:x])
+	fmt.Fprintf(&out, "xref\n0 %d\n0000000000 65535 f \n", n+1)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&out, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&out, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", n+1, x)
+	return out.Bytes()
+}
+
 func encodePNG(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer

@@ -21,21 +21,82 @@ type pdfLimits struct {
 	timeout  time.Duration // wall time for parsing and inspecting
 }
 
-// Fixed bounds of the PDF check. Memory is dominated by the raw stream
-// bytes pdfcpu copies (≤ the file size) plus the decoded object and xref
-// streams (≤ pdfMaxDecodeBytes) and the object table (≤ pdfMaxObjects
-// entries of a few hundred bytes).
+// Fixed bounds of the PDF check. pdfcpu keeps a copy of every raw stream
+// (≤ the file size) and, for each object it parses, the object's text (at
+// least 1 KiB) plus its parsed form: about 2 KiB per small object, so a
+// file of many tiny objects costs far more memory than its size. The
+// number of object reads (pdfMaxReads), reads of one offset
+// (pdfMaxRereads) and the bytes read (twice the file plus 4 KiB per read)
+// are therefore bounded while pdfcpu reads, before it builds the objects.
+// What remains is linear in the file size: a hostile 25 MiB PDF (a
+// cross-reference table of a million entries, or one dictionary of two
+// million keys) still makes pdfcpu build about 150–300 MiB in a few
+// seconds (BenchmarkPDFHostile), against about 2× the file for an
+// ordinary PDF (BenchmarkPipeline).
 const (
-	pdfMaxObjects     = 500_000  // objects in the cross-reference table
-	pdfMaxDecodeBytes = 64 << 20 // decoded bytes of one object or xref stream
-	pdfMaxDepth       = 100      // nesting of arrays and dictionaries
-	pdfMaxSteps       = 10 * pdfMaxObjects
-	pdfMaxTrailers    = 256      // classic trailer dictionaries inspected
-	pdfTrailerBytes   = 64 << 10 // bytes after "trailer" handed to the parser
+	pdfMaxObjects     = 50_000 // objects in the cross-reference table
+	pdfMaxReads       = pdfMaxObjects + 1024
+	pdfMaxRereads     = 16                  // reads starting at one offset
+	pdfMaxDecodeBytes = 64 << 20            // decoded bytes of one object or xref stream
+	pdfMaxDepth       = 100                 // nesting of arrays and dictionaries
+	pdfMaxSteps       = 100 * pdfMaxObjects // objects and values visited by the inspection
+	pdfMaxTrailers    = 256                 // classic trailer dictionaries inspected
+	pdfTrailerBytes   = 64 << 10            // bytes after "trailer" handed to the parser
 )
 
-// errTooComplex ends an inspection that exceeds pdfMaxSteps.
+// errTooComplex ends a read or an inspection over the bounds above.
 var errTooComplex = errors.New("too many objects to inspect")
+
+// budgetReader is the io.ReadSeeker pdfcpu reads content through. pdfcpu
+// seeks once for each object or stream it reads and reads ahead 4 KiB
+// from there; budgetReader fails the read (errTooComplex) after
+// pdfMaxReads seeks, after pdfMaxRereads seeks to one offset
+// (cross-reference entries sharing an offset would make pdfcpu parse, and
+// keep, the same object again and again), or after reading more than
+// twice the content (a repair scan reads it all once more) plus 64 KiB
+// plus 4 KiB per seek.
+type budgetReader struct {
+	r        *bytes.Reader
+	seeks    int
+	at       map[int64]int
+	read     int64
+	maxBytes int64
+}
+
+func newBudgetReader(content []byte) *budgetReader {
+	return &budgetReader{
+		r:        bytes.NewReader(content),
+		at:       map[int64]int{},
+		maxBytes: 2*int64(len(content)) + 64<<10,
+	}
+}
+
+func (b *budgetReader) Read(p []byte) (int, error) {
+	limit := b.maxBytes + 4<<10*int64(b.seeks)
+	if b.read >= limit {
+		return 0, fmt.Errorf("%w: more than %d bytes read", errTooComplex, limit)
+	}
+	if rest := limit - b.read; int64(len(p)) > rest {
+		p = p[:rest]
+	}
+	n, err := b.r.Read(p)
+	b.read += int64(n)
+	return n, err
+}
+
+func (b *budgetReader) Seek(offset int64, whence int) (int64, error) {
+	pos, err := b.r.Seek(offset, whence)
+	if err != nil {
+		return pos, err
+	}
+	if b.seeks++; b.seeks > pdfMaxReads {
+		return pos, fmt.Errorf("%w: more than %d objects", errTooComplex, pdfMaxObjects)
+	}
+	if b.at[pos]++; b.at[pos] > pdfMaxRereads {
+		return pos, fmt.Errorf("%w: objects read %d times from byte %d", errTooComplex, b.at[pos], pos)
+	}
+	return pos, nil
+}
 
 // checkPDF parses content with github.com/pdfcpu/pdfcpu (relaxed mode, the
 // mode viewers use to open slightly broken files) and refuses, after
@@ -69,6 +130,8 @@ func checkPDF(ctx context.Context, name string, content []byte, lim pdfLimits) (
 		switch {
 		case cctx.Err() != nil:
 			return timedOut()
+		case errors.Is(err, errTooComplex):
+			return reject("%s: PDF structure too complex to check (%s)", name, shorten(err.Error(), 160)), nil
 		case isEncryptionError(err):
 			return rejectEncrypted(name), nil
 		}
@@ -167,7 +230,7 @@ func readPDF(ctx context.Context, content []byte, maxStream int64) (pc *model.Co
 			MaxRecursionDepth:    pdfMaxDepth,
 		},
 	}
-	return pdfcpu.ReadWithContext(ctx, bytes.NewReader(content), conf)
+	return pdfcpu.ReadWithContext(ctx, newBudgetReader(content), conf)
 }
 
 // isEncryptionError reports pdfcpu's refusals to decrypt (a user

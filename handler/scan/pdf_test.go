@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +132,8 @@ func TestCheckPDF(t *testing.T) {
 		{"truncated", truncated, "cannot be parsed"},
 		{"an object that cannot be parsed", brokenObj, "cannot be parsed (object 5)"},
 		{"too many trailers", bytes.Repeat([]byte("trailer\n"), pdfMaxTrailers+1), "cannot be parsed"},
+		{"more objects than accepted", manyObjects(pdfMaxObjects + 10), "at most 50000 are accepted"},
+		{"many cross-reference entries at one offset", sameOffset(200), "cannot be parsed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,5 +175,73 @@ func TestCheckPDFBoundsStreamSize(t *testing.T) {
 	got, err := checkPDF(context.Background(), `"f.pdf"`, d.bytes(), pdfLimits{maxBytes: 1000, timeout: time.Minute})
 	if err != nil || got == nil || !strings.Contains(got.reason, "cannot be parsed") {
 		t.Fatalf("got %+v, %v; want a stream over the limit refused", got, err)
+	}
+}
+
+func TestBudgetReader(t *testing.T) {
+	tests := []struct {
+		name string
+		size int
+		run  func(b *budgetReader) error
+		want string // "" = within the budget
+	}{
+		{"the content read twice", 64 << 10, func(b *budgetReader) error {
+			for i := 0; i < 2; i++ {
+				if _, err := b.Seek(0, io.SeekStart); err != nil {
+					return err
+				}
+				if _, err := io.ReadAll(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, ""},
+		{"4 KiB after each of many seeks", 1 << 20, func(b *budgetReader) error {
+			buf := make([]byte, 4<<10)
+			for i := 0; i < pdfMaxObjects; i++ {
+				if _, err := b.Seek(int64(i*16), io.SeekStart); err != nil {
+					return err
+				}
+				if _, err := io.ReadFull(b, buf); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, ""},
+		{"more seeks than objects", 1 << 20, func(b *budgetReader) error {
+			var err error
+			for i := 0; i <= pdfMaxReads && err == nil; i++ {
+				_, err = b.Seek(int64(i*16), io.SeekStart)
+			}
+			return err
+		}, "more than 50000 objects"},
+		{"one offset sought 17 times", 1000, func(b *budgetReader) error {
+			var err error
+			for i := 0; i <= pdfMaxRereads && err == nil; i++ {
+				_, err = b.Seek(500, io.SeekStart)
+			}
+			return err
+		}, "objects read 17 times from byte 500"},
+		{"the content read over and over", 64 << 10, func(b *budgetReader) error {
+			for i := 0; ; i++ {
+				if _, err := b.Seek(int64(i%8), io.SeekStart); err != nil {
+					return err
+				}
+				if _, err := io.ReadAll(b); err != nil {
+					return err
+				}
+			}
+		}, "bytes read"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.run(newBudgetReader(make([]byte, tt.size)))
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("error %v; want none", err)
+			case tt.want != "" && (!errors.Is(err, errTooComplex) || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("error %v; want errTooComplex with %q", err, tt.want)
+			}
+		})
 	}
 }

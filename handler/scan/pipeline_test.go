@@ -185,3 +185,35 @@ func TestMaxSizeOption(t *testing.T) {
 		t.Fatalf("got %+v, %v; want rejected by the 100-byte limit", r, err)
 	}
 }
+
+// TestPipelineConcurrent: one Pipeline scans documents from several
+// goroutines with the same results as one at a time (run with -race).
+func TestPipelineConcurrent(t *testing.T) {
+	p := New(Options{Engine: &fakeEngine{}, Now: func() time.Time { return scanTime }})
+	files := []File{
+		pdfFile("a.pdf", cleanPDF()), pdfFile("b.pdf", eicarPDF(t)), pdfFile("c.pdf", pdfWithJSOpenAction()),
+		pdfFile("d.pdf", objStmPDF(t, "/OpenAction 6 0 R ", "<< /S /Launch >>")), pdfFile("e.pdf", encryptedPDF(t, "")),
+		{Name: "f.png", DeclaredType: "image/png", DeclaredSize: 1 << 20, Content: cleanPNG(t)},
+	}
+	want := make([]Result, len(files))
+	for i, f := range files {
+		want[i], _ = p.Scan(context.Background(), f)
+	}
+	errs := make(chan error, 4*len(files))
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i, f := range files {
+				got, err := p.Scan(context.Background(), f)
+				if err == nil && got != want[i] {
+					err = fmt.Errorf("%s: %+v; want %+v", f.Name, got, want[i])
+				}
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 4*len(files); i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
