@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
@@ -61,6 +63,7 @@ type budgetReader struct {
 	at       map[int64]int
 	read     int64
 	maxBytes int64
+	err      error // the first budget error: pdfcpu skips objects it cannot read
 }
 
 func newBudgetReader(content []byte) *budgetReader {
@@ -74,7 +77,7 @@ func newBudgetReader(content []byte) *budgetReader {
 func (b *budgetReader) Read(p []byte) (int, error) {
 	limit := b.maxBytes + 4<<10*int64(b.seeks)
 	if b.read >= limit {
-		return 0, fmt.Errorf("%w: more than %d bytes read", errTooComplex, limit)
+		return 0, b.fail(fmt.Errorf("%w: more than %d bytes read", errTooComplex, limit))
 	}
 	if rest := limit - b.read; int64(len(p)) > rest {
 		p = p[:rest]
@@ -90,12 +93,19 @@ func (b *budgetReader) Seek(offset int64, whence int) (int64, error) {
 		return pos, err
 	}
 	if b.seeks++; b.seeks > pdfMaxReads {
-		return pos, fmt.Errorf("%w: more than %d objects", errTooComplex, pdfMaxObjects)
+		return pos, b.fail(fmt.Errorf("%w: more than %d objects", errTooComplex, pdfMaxObjects))
 	}
 	if b.at[pos]++; b.at[pos] > pdfMaxRereads {
-		return pos, fmt.Errorf("%w: objects read %d times from byte %d", errTooComplex, b.at[pos], pos)
+		return pos, b.fail(fmt.Errorf("%w: objects read %d times from byte %d", errTooComplex, b.at[pos], pos))
 	}
 	return pos, nil
+}
+
+func (b *budgetReader) fail(err error) error {
+	if b.err == nil {
+		b.err = err
+	}
+	return err
 }
 
 // checkPDF parses content with github.com/pdfcpu/pdfcpu (relaxed mode, the
@@ -205,8 +215,9 @@ func rejectEncrypted(name string) *decision {
 // readPDF builds pdfcpu's model of content: the cross-reference table with
 // every object parsed and object streams decoded; content streams stay
 // encoded. The configuration is built here, never read from or written to
-// pdfcpu's per-user configuration directory. A panic inside the parser is
-// returned as an error.
+// pdfcpu's per-user configuration directory. Reads over budgetReader's
+// bounds end in errTooComplex; a panic inside the parser is returned as an
+// error.
 func readPDF(ctx context.Context, content []byte, maxStream int64) (pc *model.Context, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -230,7 +241,12 @@ func readPDF(ctx context.Context, content []byte, maxStream int64) (pc *model.Co
 			MaxRecursionDepth:    pdfMaxDepth,
 		},
 	}
-	return pdfcpu.ReadWithContext(ctx, newBudgetReader(content), conf)
+	br := newBudgetReader(content)
+	pc, err = pdfcpu.ReadWithContext(ctx, br, conf)
+	if br.err != nil {
+		return nil, br.err
+	}
+	return pc, err
 }
 
 // isEncryptionError reports pdfcpu's refusals to decrypt (a user
@@ -452,12 +468,20 @@ func (w *pdfWalker) name(o types.Object) string {
 	return ""
 }
 
-// shorten cuts s to at most n bytes (on a rune boundary) for a reason.
+// shorten makes a library's message fit a reason: unprintable characters
+// (which may come from the document) become '?', and the result is cut to
+// at most n bytes on a rune boundary.
 func shorten(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
 	if len(s) <= n {
 		return s
 	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
+	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	return s[:n] + "…"
