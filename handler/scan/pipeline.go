@@ -27,7 +27,10 @@ const (
 // Defaults of Options.
 const (
 	// DefaultMaxPixels bounds an image's width × height before it is
-	// decoded (50 megapixels; a decoded pixel takes 4 to 8 bytes).
+	// decoded (50 megapixels): a small file can declare a huge canvas, a
+	// decompression bomb (OWASP File Upload Cheat Sheet), and the standard
+	// library's decoders allocate 1 to 8 bytes per pixel, so up to 400 MB
+	// at this limit.
 	DefaultMaxPixels = 50_000_000
 	// DefaultStructureTimeout bounds the PDF structure check of one file.
 	DefaultStructureTimeout = 30 * time.Second
@@ -43,7 +46,7 @@ type Options struct {
 	Engine Engine
 	// EngineName names Engine in results decided before the engine ran
 	// (e.g. "ClamAV"); a Finding's own Engine takes precedence. Default
-	// "unknown" with an Engine, "none" without.
+	// "unknown"; without an Engine it is always "none".
 	EngineName string
 	// Now gives the verdict time (stored in UTC); default time.Now.
 	Now func() time.Time
