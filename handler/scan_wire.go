@@ -33,7 +33,7 @@ func wireScan(cfg *config.Config, uploads *upload.Service, blobs *blobstore.Stor
 		if err != nil {
 			return nil, fmt.Errorf("setting CLAMAV_ADDRESS: %w", err)
 		}
-		opts.Engine = c
+		opts.Engine, opts.EngineName = c, "ClamAV"
 	case "none":
 		log.Warn("SCAN_ENGINE=none: documents are NOT checked for malware (structure and type checks only); every verdict records engine none. Use only for local runs without clamd.")
 	default:
