@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -272,5 +273,77 @@ func TestRewriteAfterAcceptanceChangesNothing(t *testing.T) {
 	}
 	if got := fetch(t, loc); !bytes.Equal(got, original) {
 		t.Errorf("read link serves %d bytes, not the accepted version", len(got))
+	}
+}
+
+// A SAS cannot cap the size: 26 MiB committed through a SAS planned for
+// 1 MiB. The upload state says it is not ready, and the PATCH is 400 with the
+// same reason; nothing is pinned or scanned.
+func TestOversizeCommitThroughSASIsRefused(t *testing.T) {
+	id, owner, phone := newProfile(t)
+	tok := token(t, owner)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	api := uploadclient.API{BaseURL: sys.URL, Token: tok}
+	plan, err := api.Start(ctx, id, []uploadclient.FileSpec{{Name: "deed.pdf", ContentType: "application/pdf", Size: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 26<<20)
+	rand.Read(big)
+	req, _ := http.NewRequest("PUT", plan.Files[0].UploadURL, bytes.NewReader(big))
+	req.Header.Set("x-ms-blob-type", "BlockBlob")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("Put Blob of 26 MiB through the SAS: %d", resp.StatusCode)
+	}
+	st, err := api.State(ctx, id, plan.UploadID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, raw := call(t, "GET", "/api/v1/profile/"+id+"/uploads/"+plan.UploadID, tok, nil, nil)
+	f := raw["files"].([]any)[0].(map[string]any)
+	if !st.Files[0].Committed || f["ready"] != false || !strings.Contains(fmt.Sprint(f["problem"]), "more than the 1048576 declared") {
+		t.Fatalf("state: %v", f)
+	}
+	mfa := mfaToken(t, tok, id, phone)
+	r, body := call(t, "PATCH", "/api/v1/profile/"+id, tok,
+		fmt.Sprintf(`{"lastName":"Byron","timestamp":%q,"uploadId":%q}`, time.Now().UTC().Format(time.RFC3339), plan.UploadID), map[string]string{"X-MFA-Token": mfa})
+	if r.StatusCode != 400 || body["error"] != f["problem"] {
+		t.Fatalf("PATCH: %d %v; want 400 %q", r.StatusCode, body, f["problem"])
+	}
+	if blobExists(t, "landing", plan.UploadID+"/0-deed.pdf") {
+		t.Error("refused document was pinned")
+	}
+}
+
+// A blob in the landing container that no upload declared (only the
+// handler writes there): the scan moves it to quarantine and nothing reads it.
+func TestStrayLandingBlobIsQuarantined(t *testing.T) {
+	cred, err := azblob.NewSharedKeyCredential(sys.Azurite.AccountName, sys.Azurite.AccountKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := azblob.NewClientWithSharedKeyCredential(sys.Azurite.BlobURL+"/", cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "0123456789abcdef0123456789abcdef/0-stray.pdf"
+	if _, err := cl.UploadBuffer(context.Background(), "landing", name, pdfDoc(""), nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !blobExists(t, "quarantine", name) {
+		if time.Now().After(deadline) {
+			t.Fatal("stray blob not quarantined within 30 s")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if blobExists(t, "landing", name) || blobExists(t, "clean", name) {
+		t.Error("stray blob still in landing or copied to clean")
 	}
 }
