@@ -35,16 +35,18 @@ PORT ?= 7071
 AZURITE_PORT ?= 10000
 COSMOS_PORT ?= 8081
 TWILIO_PORT ?= 7073
+CLAMD_PORT ?= 3310
 SERVICEBUS_PORT ?= 5672
 
-# Starts Azurite, the Cosmos DB stand-in, the Service Bus peer, the fake
-# Twilio API and the development host with the handler on
+# Starts Azurite, the Cosmos DB stand-in, clamd, the Service Bus peer, the
+# fake Twilio API and the development host with the handler on
 # http://127.0.0.1:$(PORT); Ctrl-C stops all. A taken port ends it at once
 # with one line naming it.
 run: deps package
 	$(GO) build -o build/localrun ./dev/cmd/localrun
 	exec build/localrun -app $(APP) -port $(PORT) -azurite-port $(AZURITE_PORT) \
-	  -cosmos-port $(COSMOS_PORT) -twilio-port $(TWILIO_PORT) -servicebus-port $(SERVICEBUS_PORT)
+	  -cosmos-port $(COSMOS_PORT) -twilio-port $(TWILIO_PORT) -clamd-port $(CLAMD_PORT) \
+	  -servicebus-port $(SERVICEBUS_PORT)
 
 lint:
 	@unformatted=$$(gofmt -l handler dev); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -33,7 +33,7 @@ func wireUploads(cfg *config.Config, cosmos *cosmosdb.Client, log *slog.Logger) 
 	sessions := stores.NewUploads(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_UPLOADS")))
 	svc, err := upload.NewService(sessions, blobs, blobs, upload.Config{
 		Accounts:  accounts,
-		Container: cfg.String("UPLOAD_CONTAINER_LANDING"),
+		Container: cfg.String("UPLOAD_CONTAINER_INCOMING"),
 		BlockSize: int64(blockSize),
 		TTL:       ttl,
 	})

@@ -5,8 +5,9 @@
 // It reads an app folder laid out like build/app (host.json, the handler
 // binary, one folder per function with function.json), starts the handler the
 // way the real host does, forwards declared HTTP routes to it, fires timer
-// triggers and serves a few loopback-only /dev endpoints. Other trigger kinds
-// plug in through TriggerSource. It is never deployed.
+// triggers, runs blob triggers by polling their containers, and serves a few
+// loopback-only /dev endpoints. Other trigger kinds plug in through
+// TriggerSource. It is never deployed.
 package host
 
 import (

@@ -86,7 +86,7 @@ func TestLoadAppValidation(t *testing.T) {
 		{"host: missing executable", `{"version":"2.0","customHandler":{"description":{}}}`, fn(httpIn), "host.json", `customHandler.description.defaultExecutablePath: required`},
 		{"host: forwarding not bool", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"},"enableForwardingHttpRequest":"true"}}`, fn(httpIn), "host.json", `customHandler.enableForwardingHttpRequest: must be true or false`},
 		{"host: bundle without version", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}},"extensionBundle":{"id":"x"}}`, fn(httpIn), "host.json", `extensionBundle.version: required`},
-		{"host: bundle needed", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}}}`, fn(`{"type":"blobTrigger","direction":"in","name":"b","path":"c/{n}"}`), "host.json", `extensionBundle: required: binding type blobTrigger`},
+		{"host: bundle needed", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}}}`, fn(`{"type":"blobTrigger","direction":"in","name":"b","path":"ccc/{n}"}`), "host.json", `extensionBundle: required: binding type blobTrigger`},
 		{"host: routePrefix not string", `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"h"}},"extensions":{"http":{"routePrefix":1}}}`, fn(httpIn), "host.json", `extensions.http.routePrefix: must be a string`},
 		{"host: invalid JSON", "{\"version\":\"2.0\",\n\"customHandler\": nope}", fn(httpIn), "host.json", `invalid JSON at line 2`},
 	} {

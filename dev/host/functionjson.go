@@ -70,6 +70,39 @@ type Function struct {
 	Schedule     string // as written (may be %Setting%)
 	RunOnStartup bool
 	UseMonitor   bool // default true
+
+	// blobTrigger
+	Blob *BlobTrigger
+}
+
+// Blob trigger dataType values (function.json "dataType"); absent means
+// string, the host's default for a trigger without binding rules.
+const (
+	BlobDataBinary = "binary"
+	BlobDataString = "string"
+)
+
+// Blob trigger sources (function.json "source").
+const (
+	BlobSourceScan      = "LogsAndContainerScan" // the default: polling
+	BlobSourceEventGrid = "EventGrid"            // required on Flex Consumption
+)
+
+// DefaultStorageConnection is the app setting a storage binding without
+// "connection" uses.
+const DefaultStorageConnection = "AzureWebJobsStorage"
+
+// BlobTrigger is the configuration of a blobTrigger binding.
+type BlobTrigger struct {
+	// Path is the parsed "path"; nil while the path holds a %Setting%
+	// reference, which is resolved (and parsed) when the host starts.
+	Path    *BlobPath
+	RawPath string // as written
+	// Connection names the app setting that holds the storage connection
+	// string (default AzureWebJobsStorage).
+	Connection string
+	DataType   string // BlobDataBinary or BlobDataString
+	Source     string // BlobSourceScan or BlobSourceEventGrid; both are polled locally
 }
 
 // HTTPOnly reports whether the function has exactly one input binding (an
@@ -240,7 +273,9 @@ func validateBinding(fn *Function, bo obj, b Binding) error {
 		} else if ok {
 			fn.UseMonitor = v
 		}
-	case TypeBlobTrigger, "blob":
+	case TypeBlobTrigger:
+		fn.Blob, err = parseBlobTrigger(bo)
+	case "blob":
 		_, err = bo.str("path", true)
 	case TypeServiceBusTrigger:
 		q, t, err := serviceBusEntity(bo)
@@ -283,4 +318,54 @@ func serviceBusEntity(bo obj) (queue, topic string, err error) {
 	}
 	topic, err = bo.str("topicName", false)
 	return queue, topic, err
+}
+
+// parseBlobTrigger validates a blobTrigger binding's path, connection,
+// dataType and source.
+func parseBlobTrigger(bo obj) (*BlobTrigger, error) {
+	bt := &BlobTrigger{Connection: DefaultStorageConnection, DataType: BlobDataString, Source: BlobSourceScan}
+	var err error
+	if bt.RawPath, err = bo.str("path", true); err != nil {
+		return nil, err
+	}
+	if !strings.Contains(bt.RawPath, "%") { // %Setting% is resolved at start
+		if bt.Path, err = ParseBlobPath(bt.RawPath); err != nil {
+			return nil, bo.errf("path", "%v", err)
+		}
+	}
+	conn, err := bo.str("connection", false)
+	if err != nil {
+		return nil, err
+	}
+	if conn = strings.TrimSpace(conn); conn != "" {
+		if strings.ContainsAny(conn, "%=;") {
+			return nil, bo.errf("connection", "%q must be the name of an app setting (not a %%reference%% or a connection string)", conn)
+		}
+		bt.Connection = conn
+	}
+	dt, err := bo.str("dataType", false)
+	if err != nil {
+		return nil, err
+	}
+	switch strings.ToLower(dt) {
+	case "", "string":
+	case "binary":
+		bt.DataType = BlobDataBinary
+	case "stream":
+		return nil, bo.errf("dataType", "\"stream\" is not supported by the development host; use \"binary\" (base64 content) or \"string\"")
+	default:
+		return nil, bo.errf("dataType", "unknown data type %q (want \"binary\" or \"string\")", dt)
+	}
+	src, err := bo.str("source", false)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case src == "" || strings.EqualFold(src, BlobSourceScan):
+	case strings.EqualFold(src, BlobSourceEventGrid):
+		bt.Source = BlobSourceEventGrid
+	default:
+		return nil, bo.errf("source", "unknown blob trigger source %q (want %q or %q)", src, BlobSourceEventGrid, BlobSourceScan)
+	}
+	return bt, nil
 }

@@ -41,8 +41,11 @@ type Options struct {
 	Outbox   *outbox.Box  // GET /dev/outbox?to=<E.164>; nil → []
 	// Static serves paths outside the route prefix and /dev (the web UI).
 	Static http.Handler
-	// Sources are extra trigger sources (e.g. a blob poller), started after
-	// the built-in timer and Service Bus sources, stopped in reverse order.
+	// Blob tunes the built-in blob trigger source, which runs when the app
+	// has blobTrigger functions; their connection settings come from Env.
+	Blob BlobOptions
+	// Sources are extra trigger sources, started after the built-in timer,
+	// blob and Service Bus sources, stopped in reverse order.
 	Sources []TriggerSource
 }
 
@@ -57,6 +60,7 @@ type Host struct {
 	ln         net.Listener
 	srv        *http.Server
 	timers     *timerSource
+	blobs      *blobSource     // nil when no function has a blob trigger
 	sources    []TriggerSource // started, in start order
 	cancel     context.CancelFunc
 
@@ -95,6 +99,10 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	blobs, err := newBlobSource(app, env.get, opts.Blob, openAzureStorage)
+	if err != nil {
+		return nil, err
+	}
 	serviceBus, err := newServiceBusSource(app, env.get)
 	if err != nil {
 		return nil, err
@@ -118,7 +126,7 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	h := &Host{
-		app: app, opts: opts, log: log, proc: hp, ln: ln, timers: timers, cancel: cancel,
+		app: app, opts: opts, log: log, proc: hp, ln: ln, timers: timers, blobs: blobs, cancel: cancel,
 		handlerURL: fmt.Sprintf("http://127.0.0.1:%d", hp.port),
 		client: &http.Client{
 			Transport: &http.Transport{
@@ -137,7 +145,12 @@ func Start(ctx context.Context, opts Options) (*Host, error) {
 			h.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
-	for _, src := range append([]TriggerSource{timers, serviceBus}, opts.Sources...) {
+	builtin := []TriggerSource{timers}
+	if blobs != nil {
+		builtin = append(builtin, blobs)
+	}
+	builtin = append(builtin, serviceBus)
+	for _, src := range append(builtin, opts.Sources...) {
 		if err := src.Start(runCtx, h); err != nil {
 			_ = h.Close()
 			return nil, fmt.Errorf("start trigger source %T: %w", src, err)
@@ -190,6 +203,17 @@ func (h *Host) Done() <-chan error { return h.done }
 // payload; it returns the invocation's error (non-2xx, bad content type…).
 func (h *Host) InvokeTimer(ctx context.Context, name string) error {
 	return h.timers.fireNow(ctx, name)
+}
+
+// BlobPoisonMessages returns the poison records the blob trigger source has
+// written (in the webjobs-blobtrigger-poison container of each watched
+// storage account), oldest first; none when the app has no blob triggers.
+// Errors are the storage service's (listing or reading a record).
+func (h *Host) BlobPoisonMessages(ctx context.Context) ([]PoisonMessage, error) {
+	if h.blobs == nil {
+		return nil, nil
+	}
+	return h.blobs.PoisonMessages(ctx)
 }
 
 // Close stops the listener (in-flight requests get up to 5 s), the trigger

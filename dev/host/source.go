@@ -16,12 +16,12 @@ type Invoker interface {
 }
 
 // TriggerSource produces invocations for one kind of trigger (built in:
-// timers and Service Bus; others, e.g. a blob poller, come through
-// Options.Sources). Start is called once the handler is ready and the HTTP
-// listener is up; it must not block: run the work in goroutines that end
-// when ctx is cancelled or Stop is called. Stop is called once on Close and
-// must wait for those goroutines; it should settle or abandon whatever it
-// holds (e.g. Service Bus locks). A Start error aborts host start-up.
+// timers, blobs and Service Bus; others come through Options.Sources).
+// Start is called once the handler is ready and the HTTP listener is up; it
+// must not block: run the work in goroutines that end when ctx is cancelled
+// or Stop is called. Stop is called once on Close and must wait for those
+// goroutines; it should settle or abandon whatever it holds (e.g. Service
+// Bus locks). A Start error aborts host start-up.
 type TriggerSource interface {
 	Start(ctx context.Context, inv Invoker) error
 	Stop() error

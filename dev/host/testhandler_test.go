@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -35,7 +36,8 @@ func TestMain(m *testing.M) {
 //
 // Serving: GET / → 200; /api/crash → exit 7; /api/redirect → 302;
 // other /api/... → JSON echo of the request; POST /{Function} → record the
-// payload and headers to $DEVHOST_TEST_RECORD/<Function>.json and reply
+// payload and headers to $DEVHOST_TEST_RECORD/<Function>.json, append the
+// payload as one line to <Function>.calls, and reply
 // by function name (BadType: text/plain, Fail: 500, Submit: http output,
 // others: {"Outputs":{},"Logs":[...]}).
 func runTestHandler(mode string) {
@@ -108,6 +110,7 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 			tmp := filepath.Join(dir, name+".tmp")
 			_ = os.WriteFile(tmp, rec, 0o644)
 			_ = os.Rename(tmp, filepath.Join(dir, name+".json"))
+			appendCall(filepath.Join(dir, name+".calls"), body)
 		}
 		switch {
 		case strings.HasPrefix(name, "Sb"):
@@ -147,4 +150,19 @@ func testHandler(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// appendCall appends one invocation's payload as a line to file.
+func appendCall(file string, body []byte) {
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	var compact bytes.Buffer
+	if json.Compact(&compact, body) != nil {
+		compact.Write(body)
+	}
+	compact.WriteByte('\n')
+	_, _ = f.Write(compact.Bytes())
 }

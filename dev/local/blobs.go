@@ -7,7 +7,7 @@ import (
 	"github.com/profileflow/profileflow/handler/blobstore"
 )
 
-// prepareBlobs creates the landing, clean and quarantine containers in
+// prepareBlobs creates the incoming, landing, clean and quarantine containers in
 // Azurite and sets its blob CORS rule for the development host's origin
 // (where a browser client is served from), as Bicep does in Azure.
 func (s *System) prepareBlobs(ctx context.Context, env map[string]string) error {
@@ -15,7 +15,7 @@ func (s *System) prepareBlobs(ctx context.Context, env map[string]string) error 
 	if err != nil {
 		return err
 	}
-	if err := store.EnsureContainers(ctx, env["UPLOAD_CONTAINER_LANDING"], env["UPLOAD_CONTAINER_CLEAN"], env["UPLOAD_CONTAINER_QUARANTINE"]); err != nil {
+	if err := store.EnsureContainers(ctx, env["UPLOAD_CONTAINER_INCOMING"], env["UPLOAD_CONTAINER_LANDING"], env["UPLOAD_CONTAINER_CLEAN"], env["UPLOAD_CONTAINER_QUARANTINE"]); err != nil {
 		return fmt.Errorf("azurite containers: %w", err)
 	}
 	if err := store.SetCORS(ctx, s.URL); err != nil {

@@ -39,6 +39,7 @@ const (
 	ServiceAzurite = "Azurite blob"
 	ServiceCosmos  = "Cosmos DB stand-in"
 	ServiceTwilio  = "fake Twilio API"
+	ServiceClamd   = "clamd"
 	ServiceBus     = "Service Bus peer"
 )
 
@@ -49,9 +50,14 @@ type Options struct {
 	AzuritePort    int
 	CosmosPort     int
 	TwilioPort     int
+	ClamdPort      int
 	ServiceBusPort int
-	LogDir         string    // stand-in logs; "" = temporary
-	HandlerOutput  io.Writer // handler logs; default os.Stderr
+	// RequireAntivirus fails Start when clamd cannot run (tests; CI=true
+	// implies it). Without it a machine lacking clamd runs with
+	// SCAN_ENGINE=none, said loudly in the log.
+	RequireAntivirus bool
+	LogDir           string    // stand-in logs; "" = temporary
+	HandlerOutput    io.Writer // handler logs; default os.Stderr
 	// Logger receives start-up events, among them one "started" record
 	// (service, pid) per child process, and the development host's logs.
 	Logger *slog.Logger
@@ -76,6 +82,7 @@ type System struct {
 	Outbox    *outbox.Box
 	Azurite   *stack.Azurite
 	Cosmos    *stack.Cosmos
+	Clamd     *stack.Clamd // nil when clamd is not installed and not required
 	// ServiceBus is the local Service Bus peer (the queues of
 	// dev/sbpeer/topology.json, in memory).
 	ServiceBus *stack.ServiceBus
@@ -154,6 +161,11 @@ func (s *System) start(ctx context.Context, o Options) error {
 	s.closers = append(s.closers, s.Cosmos.Stop)
 	s.log.Info("started", "service", ServiceCosmos, "pid", s.Cosmos.PID, "url", s.Cosmos.Endpoint, "log", s.Cosmos.LogPath)
 
+	// 4b. clamd with the project's test signatures, the scan's antivirus.
+	if err := s.startClamd(ctx, o, env); err != nil {
+		return err
+	}
+
 	// 5. The Service Bus peer, serving the workflow and notifications
 	//    queues (and their dead-letter queues).
 	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir, Topology: o.ServiceBusTopology}); err != nil {
@@ -173,6 +185,7 @@ func (s *System) start(ctx context.Context, o Options) error {
 	env["UPLOAD_ACCOUNTS"] = s.Azurite.BlobURL
 	env["UPLOAD_ACCOUNT_KEY"] = s.Azurite.AccountKey
 	env["AzureWebJobsStorage"] = s.Azurite.ConnectionString()
+	env["UploadStorage"] = s.Azurite.ConnectionString()
 	env["ServiceBusConnection"] = s.ServiceBus.ConnectionString()
 	s.Env = env
 
@@ -365,4 +378,29 @@ func (s *System) serveIssuerOnly(ln net.Listener) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	s.closers = append(s.closers, srv.Close)
+}
+
+// startClamd starts clamd and points the handler at it. Where clamd is not
+// installed it fails if antivirus is required (o.RequireAntivirus, or
+// CI=true); otherwise the handler runs with SCAN_ENGINE=none and that is
+// logged as an error, and every verdict records engine "none".
+func (s *System) startClamd(ctx context.Context, o Options, env map[string]string) error {
+	if _, err := stack.FindClamd(""); err != nil {
+		if o.RequireAntivirus || os.Getenv("CI") == "true" {
+			return err
+		}
+		s.log.Error("clamd is not installed: documents are scanned WITHOUT antivirus (SCAN_ENGINE=none, engine \"none\" in every verdict); install clamav-daemon clamav to scan for malware", "err", err.Error())
+		env["SCAN_ENGINE"] = "none"
+		return nil
+	}
+	c, err := stack.StartClamd(ctx, stack.ClamdOptions{Port: o.ClamdPort, LogDir: o.LogDir})
+	if err != nil {
+		return err
+	}
+	s.Clamd = c
+	s.closers = append(s.closers, c.Stop)
+	s.log.Info("started", "service", ServiceClamd, "pid", c.PID, "addr", c.Addr, "version", c.Version, "log", c.LogPath)
+	env["SCAN_ENGINE"] = "clamav"
+	env["CLAMAV_ADDRESS"] = c.Addr
+	return nil
 }

@@ -1,16 +1,20 @@
 // Package stack starts profileflow's local stand-ins for Azure services
-// (Azurite for Blob Storage, dev/cosmos-emu.js for Cosmos DB) as child
-// processes on 127.0.0.1, for tests and for `make run`. It is development
-// tooling and never part of the Azure deployment.
+// (Azurite for Blob Storage, dev/cosmos-emu.js for Cosmos DB) and the
+// antivirus daemon (ClamAV's clamd) as child processes on 127.0.0.1, for
+// tests and for `make run`. It is development tooling and never part of the
+// Azure deployment.
 //
-// Each server is started with `node <script>` directly (never npx, whose PID
-// is not the server's) under the dev/proc supervisor and stopped by its
-// process group. With Port 0 the server binds a free port itself and reports
-// it on stdout, so there is no window in which another process can take the
-// port. A fixed port that is taken fails with a *PortInUseError.
+// Each Node.js server is started with `node <script>` directly (never npx,
+// whose PID is not the server's), clamd as /usr/sbin/clamd, under the
+// dev/proc supervisor, and stopped by its process group. With Port 0 a Node.js
+// server binds a free port itself and reports it on stdout, so there is no
+// window in which another process can take the port; clamd cannot report
+// one, so it gets a port that was just free and is restarted on another if
+// that one is taken meanwhile. A fixed port that is taken fails with a
+// *PortInUseError.
 //
-// Tests use AzuriteT / CosmosT, which fail the test (never skip) when a
-// stand-in cannot start. To share one instance across a package's tests,
+// Tests use AzuriteT / CosmosT / ClamdT, which fail the test (never skip)
+// when a stand-in cannot start. To share one instance across a package's tests,
 // start it in TestMain:
 //
 //	var cosmos *stack.Cosmos
@@ -133,35 +137,46 @@ type process struct {
 	ownDir  string // temporary log directory removed by shutdown ("" if the caller's)
 }
 
-// spec describes how to start a stand-in.
+// spec describes how to start a stand-in: a Node.js script (script) or an
+// installed executable (exe).
 type spec struct {
 	name    string // log file name and process name, e.g. "azurite"
 	service string // human name, e.g. "Azurite blob"
-	script  string // path relative to the repository root
+	script  string // path relative to the repository root, run with node
+	exe     string // absolute path of an executable run directly instead of a script
 	args    []string
-	port    int            // requested port (0: the server picks and reports it)
-	ready   *regexp.Regexp // matches the stdout line announcing readiness; group 1 is the port
+	port    int                                          // requested port (0: the server picks and reports it; needs ready)
+	ready   *regexp.Regexp                               // matches the stdout line announcing readiness; group 1 is the port; nil: port is fixed
+	check   func(ctx context.Context, addr string) error // readiness probe; nil: the port accepts connections
 	logDir  string
 }
 
-// start runs the stand-in and waits until it has announced readiness on
-// stdout and its port accepts connections. A requested port that is taken
-// fails with a *PortInUseError before anything is started.
+// start runs the stand-in and waits until it is ready: it has announced
+// readiness on stdout (when spec.ready is set) and its readiness probe
+// passes. A requested port that is taken fails with a *PortInUseError
+// before anything is started, or when the server reports it could not bind.
 func start(ctx context.Context, s spec) (*process, error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	if s.port != 0 {
 		if err := CheckPortFree(s.service, addr); err != nil {
 			return nil, err
 		}
+	} else if s.ready == nil {
+		return nil, fmt.Errorf("stack: %s: a server that does not announce its port needs a fixed port", s.name)
 	}
-	script, err := nodeScript(s.script)
-	if err != nil {
-		return nil, err
+	path, args := s.exe, s.args
+	if path == "" {
+		script, err := nodeScript(s.script)
+		if err != nil {
+			return nil, err
+		}
+		node, err := exec.LookPath("node")
+		if err != nil {
+			return nil, fmt.Errorf("stack: node is not installed (Node 20 or later is needed): %w", err)
+		}
+		path, args = node, append([]string{script}, s.args...)
 	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return nil, fmt.Errorf("stack: node is not installed (Node 20 or later is needed): %w", err)
-	}
+	var err error
 	p := &process{service: s.service}
 	logDir := s.logDir
 	if logDir == "" {
@@ -174,8 +189,8 @@ func start(ctx context.Context, s spec) (*process, error) {
 	}
 	p.Process, err = proc.Start(proc.Spec{
 		Name:     s.name,
-		Path:     node,
-		Args:     append([]string{script}, s.args...),
+		Path:     path,
+		Args:     args,
 		Dir:      logDir, // the servers write nothing in memory mode; if they do, it lands here
 		LogPath:  filepath.Join(logDir, s.name+".log"),
 		Announce: s.ready,
@@ -194,7 +209,7 @@ func start(ctx context.Context, s spec) (*process, error) {
 		_ = p.Stop(termGrace)
 		tail := p.LogTail(logTailBytes)
 		p.cleanupFiles()
-		if s.port != 0 && strings.Contains(tail, "EADDRINUSE") { // taken after the check above
+		if s.port != 0 && portTaken(tail) { // taken after the check above
 			return nil, &PortInUseError{Service: s.service, Addr: addr}
 		}
 		if tail == "" {
@@ -202,22 +217,36 @@ func start(ctx context.Context, s spec) (*process, error) {
 		}
 		return nil, fmt.Errorf("stack: %s did not start: %v\n--- %s (tail) ---\n%s", s.name, err, p.LogPath(), tail)
 	}
-	m, err := p.Announced(ctx)
-	if err != nil {
-		return fail(err)
+	p.port = s.port
+	if s.ready != nil {
+		m, err := p.Announced(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		if p.port, err = strconv.Atoi(m[1]); err != nil {
+			return fail(fmt.Errorf("announced port %q: %w", m[1], err))
+		}
+		if s.port != 0 && p.port != s.port {
+			return fail(fmt.Errorf("listening on port %d, not the requested %d", p.port, s.port))
+		}
 	}
-	if p.port, err = strconv.Atoi(m[1]); err != nil {
-		return fail(fmt.Errorf("announced port %q: %w", m[1], err))
-	}
-	if s.port != 0 && p.port != s.port {
-		return fail(fmt.Errorf("listening on port %d, not the requested %d", p.port, s.port))
-	}
-	// The announcement comes from inside the listen callback, so the port
+	// An announcement comes from inside the listen callback, so the port
 	// should answer at once; check anyway.
-	if err := p.WaitReady(ctx, 50*time.Millisecond, proc.Accepts(p.addr())); err != nil {
+	check := proc.Accepts(p.addr())
+	if s.check != nil {
+		probe, a := s.check, p.addr()
+		check = func(ctx context.Context) error { return probe(ctx, a) }
+	}
+	if err := p.WaitReady(ctx, 50*time.Millisecond, check); err != nil {
 		return fail(err)
 	}
 	return p, nil
+}
+
+// portTaken reports whether a server's log says its port was taken: Node.js
+// prints EADDRINUSE, C servers such as clamd strerror's "Address already in use".
+func portTaken(log string) bool {
+	return strings.Contains(log, "EADDRINUSE") || strings.Contains(log, "Address already in use")
 }
 
 func (p *process) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)) }

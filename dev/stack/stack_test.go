@@ -175,6 +175,10 @@ func TestBusyFixedPortIsNamed(t *testing.T) {
 			_, err := StartServiceBus(context.Background(), ServiceBusOptions{Port: busy})
 			return err
 		}},
+		{"clamd", func() error {
+			_, err := StartClamd(context.Background(), ClamdOptions{Port: busy})
+			return err
+		}},
 	} {
 		t.Run(tt.service, func(t *testing.T) {
 			err := tt.start()

@@ -50,6 +50,41 @@ func CosmosT(t testing.TB) *Cosmos {
 	return c
 }
 
+// ClamdT starts clamd with the project's test signatures for a test on a
+// free port, fails the test if it cannot (never skips; a missing clamd fails
+// with the Debian packages to install), and stops it when the test ends.
+// Options are optional (at most one); LogDir defaults to a directory of the
+// test.
+func ClamdT(t testing.TB, opts ...ClamdOptions) *Clamd {
+	t.Helper()
+	var o ClamdOptions
+	switch len(opts) {
+	case 0:
+	case 1:
+		o = opts[0]
+	default:
+		t.Fatalf("ClamdT: %d options, want at most one", len(opts))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testStartTimeout)
+	defer cancel()
+	if o.LogDir == "" {
+		o.LogDir = t.TempDir()
+	}
+	c, err := StartClamd(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("clamd log tail:\n%s", c.LogTail())
+		}
+		if err := c.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
 // ServiceBusT starts the Service Bus peer for a test on a free port (with
 // the project topology, in memory, unless options say otherwise; LogDir
 // defaults to a test directory), fails the test if it cannot (never skips),

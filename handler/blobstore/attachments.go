@@ -58,8 +58,9 @@ func (l *limited) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// PutAttachment writes one file part to "<scope>/<index>-<name>" on the
-// shard chosen from scope, with its content type, and returns the attachment
+// PutAttachment writes one file part to "<scope>/<index>-<name>" in the
+// incoming container of the shard chosen from scope (scope is the upload id
+// the files are recorded under), with its content type, and returns the attachment
 // with size and SHA-256.
 func (w *AttachmentWriter) PutAttachment(ctx context.Context, profileID, scope string, index int, name, contentType string, r io.Reader, max int64) (request.Attachment, error) {
 	accountURL := upload.ChooseShard(scope, w.s.order)
@@ -68,7 +69,7 @@ func (w *AttachmentWriter) PutAttachment(ctx context.Context, profileID, scope s
 	bb := a.svc.NewContainerClient(w.container).NewBlockBlobClient(blobName)
 	src := &limited{r: r, left: max, h: sha256.New()}
 	ct := contentType
-	_, err := bb.UploadStream(ctx, src, &blockblob.UploadStreamOptions{
+	resp, err := bb.UploadStream(ctx, src, &blockblob.UploadStreamOptions{
 		BlockSize:   4 << 20,
 		Concurrency: 2,
 		HTTPHeaders: &blob.HTTPHeaders{BlobContentType: &ct},
@@ -85,9 +86,13 @@ func (w *AttachmentWriter) PutAttachment(ctx context.Context, profileID, scope s
 		_, _ = bb.Delete(context.WithoutCancel(ctx), nil)
 		return request.Attachment{}, domain.E(domain.KindInvalid, "attachment %q is empty", name)
 	}
+	etag := ""
+	if resp.ETag != nil {
+		etag = string(*resp.ETag)
+	}
 	return request.Attachment{
-		Name: name, Account: accountURL, Container: w.container, Blob: blobName, ContentType: contentType,
-		Size: src.n, SHA256: hex.EncodeToString(src.h.Sum(nil)), Verdict: request.VerdictPending,
+		Name: name, UploadID: scope, Account: accountURL, Source: w.container, SourceETag: etag, Blob: blobName, ContentType: contentType,
+		Size: src.n, DeclaredSize: src.n, SHA256: hex.EncodeToString(src.h.Sum(nil)), Verdict: request.VerdictPending,
 	}, nil
 }
 
@@ -97,9 +102,9 @@ func (w *AttachmentWriter) PutAttachment(ctx context.Context, profileID, scope s
 func (w *AttachmentWriter) Discard(ctx context.Context, atts []request.Attachment) {
 	for _, a := range atts {
 		acc, ok := w.s.accounts[a.Account]
-		if !ok || a.Container != w.container {
+		if !ok || a.Source != w.container {
 			continue
 		}
-		_, _ = acc.svc.NewContainerClient(a.Container).NewBlockBlobClient(a.Blob).Delete(ctx, nil)
+		_, _ = acc.svc.NewContainerClient(a.Source).NewBlockBlobClient(a.Blob).Delete(ctx, nil)
 	}
 }

@@ -21,7 +21,7 @@ func TestPutAttachmentStreamsToLanding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Size != int64(len(data)) || a.SHA256 != hex.EncodeToString(sum[:]) || a.Container != landing || a.Verdict != request.VerdictPending || a.Account == "" {
+	if a.Size != int64(len(data)) || a.SHA256 != hex.EncodeToString(sum[:]) || a.Source != landing || a.SourceETag == "" || a.UploadID != "scope1" || a.Verdict != request.VerdictPending || a.Account == "" {
 		t.Fatalf("attachment = %+v", a)
 	}
 	if got := e.download(t, a.Blob); !bytes.Equal(got, data) {

@@ -177,10 +177,6 @@ func (a *account) blobURL(container, name string) string {
 // of that one blob, valid from now-5m until expiry (capped at now+30m),
 // HTTPS-only when the account is HTTPS. The URL is a secret: never log it.
 func (s *Store) SignUpload(ctx context.Context, ref upload.BlobRef, expiry time.Time) (string, error) {
-	a, err := s.account(ref)
-	if err != nil {
-		return "", err
-	}
 	now := s.now().UTC()
 	if limit := now.Add(upload.MaxSASTTL); expiry.After(limit) {
 		expiry = limit
@@ -188,11 +184,21 @@ func (s *Store) SignUpload(ctx context.Context, ref upload.BlobRef, expiry time.
 	if !expiry.After(now) {
 		return "", domain.E(domain.KindGone, "the upload has expired")
 	}
+	return s.sign(ctx, ref, sas.BlobPermissions{Create: true, Write: true}, now, expiry)
+}
+
+// sign returns ref's URL with a SAS granting perms on that one blob from
+// now-ClockSkew until expiry.
+func (s *Store) sign(ctx context.Context, ref upload.BlobRef, perms sas.BlobPermissions, now, expiry time.Time) (string, error) {
+	a, err := s.account(ref)
+	if err != nil {
+		return "", err
+	}
 	v := sas.BlobSignatureValues{
 		Protocol:      sas.ProtocolHTTPSandHTTP,
 		StartTime:     now.Add(-upload.ClockSkew),
 		ExpiryTime:    expiry.UTC(),
-		Permissions:   (&sas.BlobPermissions{Create: true, Write: true}).String(),
+		Permissions:   perms.String(),
 		ContainerName: ref.Container,
 		BlobName:      ref.Name,
 	}
@@ -211,7 +217,7 @@ func (s *Store) SignUpload(ctx context.Context, ref upload.BlobRef, expiry time.
 		qp, err = v.SignWithUserDelegation(udc)
 	}
 	if err != nil {
-		return "", domain.Wrap(domain.KindInternal, err, "could not sign the upload URL")
+		return "", domain.Wrap(domain.KindInternal, err, "could not sign the blob URL")
 	}
 	return a.blobURL(ref.Container, ref.Name) + "?" + qp.Encode(), nil
 }
@@ -234,41 +240,52 @@ func (a *account) delegationKey(ctx context.Context, now, expiry time.Time) (*se
 	return udc, nil
 }
 
-// BlockList reads the committed and uncommitted blocks of ref with the
-// server's credential. A blob with nothing staged yields an empty list.
+// BlockList reads what storage holds for ref with the server's credential:
+// the committed blob's properties (length, ETag, Content-MD5, content type)
+// and the committed and uncommitted blocks. A blob with nothing staged
+// yields an empty list. A blob written with one Put Blob exists with no
+// committed blocks.
 func (s *Store) BlockList(ctx context.Context, ref upload.BlobRef) (upload.BlockList, error) {
 	a, err := s.account(ref)
 	if err != nil {
 		return upload.BlockList{}, err
 	}
 	bb := a.svc.NewContainerClient(ref.Container).NewBlockBlobClient(ref.Name)
-	resp, err := bb.GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
-	if err != nil {
-		if bloberror.HasCode(err, bloberror.BlobNotFound) {
-			return upload.BlockList{}, nil
-		}
-		return upload.BlockList{}, translate(err, "could not read the upload's block list")
-	}
-	out := upload.BlockList{Committed: blocks(resp.CommittedBlocks), Uncommitted: blocks(resp.UncommittedBlocks)}
-	// A blob exists once Put Block List (or Put Blob) has committed it; our
-	// files are never empty, so committed means blocks or a length.
-	var size int64
-	if resp.BlobContentLength != nil {
-		size = *resp.BlobContentLength
-	}
-	if len(out.Committed) > 0 || size > 0 {
-		out.Exists, out.CommittedSize = true, size
-		// The Content-Type of Get Block List is its own (XML); the blob's
-		// comes from its properties.
-		props, err := bb.GetProperties(ctx, nil)
-		if err != nil {
-			return upload.BlockList{}, translate(err, "could not read the upload's properties")
+	var out upload.BlockList
+	props, err := bb.GetProperties(ctx, nil)
+	switch {
+	case bloberror.HasCode(err, bloberror.BlobNotFound) || isStatus(err, http.StatusNotFound):
+		// Not committed; it may still have staged blocks.
+	case err != nil:
+		return upload.BlockList{}, translate(err, "could not read the upload's properties")
+	default:
+		out.Exists = true
+		if props.ContentLength != nil {
+			out.CommittedSize = *props.ContentLength
 		}
 		if props.ContentType != nil {
 			out.ContentType = *props.ContentType
 		}
+		if props.ETag != nil {
+			out.ETag = string(*props.ETag)
+		}
+		out.ContentMD5 = props.ContentMD5
 	}
+	resp, err := bb.GetBlockList(ctx, blockblob.BlockListTypeAll, nil)
+	if err != nil {
+		if bloberror.HasCode(err, bloberror.BlobNotFound) {
+			return out, nil
+		}
+		return upload.BlockList{}, translate(err, "could not read the upload's block list")
+	}
+	out.Committed, out.Uncommitted = blocks(resp.CommittedBlocks), blocks(resp.UncommittedBlocks)
 	return out, nil
+}
+
+// isStatus reports whether err is a storage response with that status.
+func isStatus(err error, status int) bool {
+	var re *azcore.ResponseError
+	return errors.As(err, &re) && re.StatusCode == status
 }
 
 func blocks(in []*blockblob.Block) []upload.Block {

@@ -62,9 +62,13 @@ var Settings = []Setting{
 
 	{Name: "UPLOAD_ACCOUNTS", Required: true, Doc: "comma-separated blob service URLs of the upload shards"},
 	{Name: "UPLOAD_ACCOUNT_KEY", Secret: true, Local: true, Doc: "shared key of the upload accounts (Azurite only; Azure uses user delegation SAS)"},
-	{Name: "UPLOAD_CONTAINER_LANDING", Default: "landing", Doc: "container receiving uploads before scanning"},
+	{Name: "UPLOAD_CONTAINER_INCOMING", Default: "incoming", Doc: "container the upload SAS URLs write to (create+write only; nothing reads it but the handler)"},
+	{Name: "UPLOAD_CONTAINER_LANDING", Default: "landing", Doc: "container of the versions pinned at acceptance (written by the handler only); the ScanAttachment blob trigger watches it"},
 	{Name: "UPLOAD_CONTAINER_CLEAN", Default: "clean", Doc: "container of documents scanned clean"},
 	{Name: "UPLOAD_CONTAINER_QUARANTINE", Default: "quarantine", Doc: "container of rejected or infected documents"},
+	{Name: "SCAN_ENGINE", Default: "clamav", Doc: "antivirus engine of the document scan: clamav (clamd at CLAMAV_ADDRESS) or none (local runs without clamd only; every verdict then records engine none)"},
+	{Name: "CLAMAV_ADDRESS", Doc: "host:port of clamd (INSTREAM over TCP), e.g. a ClamAV container app inside the VNet; required with SCAN_ENGINE=clamav"},
+	{Name: "CLAMAV_TIMEOUT", Default: "60s", Doc: "time limit of one clamd scan (a 25 MiB PDF takes about 2 s)"},
 	{Name: "UPLOAD_SAS_TTL", Default: "30m", Doc: "validity of upload SAS URLs (at most 30m)"},
 	{Name: "UPLOAD_BLOCK_SIZE", Default: "4194304", Doc: "block size of upload plans in bytes (1–8 MiB)"},
 }

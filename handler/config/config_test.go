@@ -10,7 +10,9 @@ import (
 )
 
 // hostSettings are read by the Functions host, not by the handler.
-var hostSettings = map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true, "AzureWebJobsStorage": true}
+// hostSettings are read by the Functions host, not the handler: the
+// ScanAttachment blob trigger's connection (UploadStorage) among them.
+var hostSettings = map[string]bool{"FUNCTIONS_WORKER_RUNTIME": true, "AzureWebJobsStorage": true, "UploadStorage": true}
 
 func TestSampleSettingsMatchConfig(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "local.settings.sample.json"))

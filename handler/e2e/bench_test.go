@@ -107,36 +107,45 @@ func benchPeerOnly(b *testing.B) float64 {
 	return rate
 }
 
-// benchRequests prepares n requests waiting for approval (through the
-// request service against the Cosmos DB stand-in, as the PATCH and the
-// scan verdict would leave them) and returns the Step of each one's
-// reminder.
-func benchRequests(b *testing.B, n int) ([]request.Step, *stores.Requests) {
-	ctx := context.Background()
+// benchService is a request service of the test process over the local
+// system's Cosmos DB stand-in, with the workflow's timers scaled as the
+// handler runs here and no Dispatcher or Evidence: requests it opens are
+// recorded as the PATCH leaves them, without scheduled timers or pinned
+// blobs.
+func benchService(tb testing.TB) (*request.Service, *stores.Requests) {
 	c, err := cosmosdb.New(sys.Env["COSMOS_ENDPOINT"], sys.Env["COSMOS_KEY"])
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	db := sys.Env["COSMOS_DATABASE"]
 	records := stores.NewRequests(c.Container(db, sys.Env["COSMOS_CONTAINER_REQUESTS"]))
 	profiles := stores.NewProfiles(c.Container(db, sys.Env["COSMOS_CONTAINER_PROFILES"]))
 	root, err := stack.RepoRoot()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	def, err := workflow.ParseFile(filepath.Join(root, "workflows", "profile-update.bpmn"))
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	if err := def.ScaleTimers(0.0001); err != nil { // as the handler runs here
-		b.Fatal(err)
+	if err := def.ScaleTimers(0.0001); err != nil {
+		tb.Fatal(err)
 	}
-	svc := &request.Service{Requests: records, Locks: records, Profiles: profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}
+	return &request.Service{Requests: records, Locks: records, Profiles: profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}, records
+}
+
+// benchRequests prepares n requests waiting for approval (through the
+// request service against the Cosmos DB stand-in, as the PATCH and the
+// scan verdict would leave them) and returns the Step of each one's
+// reminder.
+func benchRequests(b *testing.B, n int) ([]request.Step, *stores.Requests) {
+	ctx := context.Background()
+	svc, records := benchService(b)
 	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	steps := make([]request.Step, n)
 	for i := range n {
 		id := fmt.Sprintf("bench-%s-%d", nonce, i)
-		prof, err := profiles.CreateProfile(ctx, domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace", MaritalStatus: "Single", Phone: "+15550309999", Version: 1})
+		prof, err := svc.Profiles.CreateProfile(ctx, domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace", MaritalStatus: "Single", Phone: "+15550309999", Version: 1})
 		if err != nil {
 			b.Fatal(err)
 		}

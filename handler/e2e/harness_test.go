@@ -58,6 +58,8 @@ func run(m *testing.M) int {
 		HandlerOutput: &handlerLog,
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Seed:          true,
+		// The scan tests need the real antivirus.
+		RequireAntivirus: true,
 		// The local settings allow many SMS an hour for walking the flow by
 		// hand; these tests check the production limits. Workflow timers
 		// are shortened (PT24H lasts 8.64 s) so reminders and escalations

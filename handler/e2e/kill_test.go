@@ -17,6 +17,7 @@ import (
 	"github.com/profileflow/profileflow/dev/stack"
 	"github.com/profileflow/profileflow/dev/testlog"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
+	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/stores"
 )
@@ -53,7 +54,11 @@ func TestHandlerKilledMidStep(t *testing.T) {
 	}
 	defer s.Close()
 	b := newBus(t, s)
-	f := openApproval(t, s, b, "2101")
+	if _, err := s.Profiles.CreateProfile(ctx, domain.Profile{ID: "3101", Owner: "user-3101", FirstName: "Ada", LastName: "Lovelace",
+		MaritalStatus: "Single", Phone: "+15550303101", Version: 1, UpdatedAt: time.Now().UTC().Truncate(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	f := openApproval(t, s, b, "3101", "user-3101", "+15550303101")
 	task, _ := openTask(t, f.status(t))
 
 	c, err := cosmosdb.New(s.Env["COSMOS_ENDPOINT"], s.Env["COSMOS_KEY"])
@@ -88,11 +93,11 @@ func TestHandlerKilledMidStep(t *testing.T) {
 		t.Fatal("the handler was not restarted")
 	}
 
-	st := f.waitStatus(t, "Completed", func(st map[string]any) bool {
+	f.waitStatus(t, "Completed", func(st map[string]any) bool {
 		rec, err := records.GetRequest(ctx, f.rid)
 		return st["runtimeStatus"] == "Completed" && err == nil && len(rec.Outbox) == 0
 	})
-	h := historyTypes(st)
+	h := historyTypes(f.status(t))
 	for _, typ := range []string{"RequestCompleted", "ChangeApplied"} {
 		if n := count(h, typ); n != 1 {
 			t.Errorf("%d %s entries in %v", n, typ, h)

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"mime/multipart"
 	"net/http"
-	"net/textproto"
 	"slices"
 	"strings"
 	"testing"
@@ -20,12 +18,13 @@ import (
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/request"
 	"github.com/profileflow/profileflow/handler/servicebus"
+	"github.com/profileflow/profileflow/handler/uploadclient"
 )
 
 // The end-to-end tests of the asynchronous half: steps go through the
 // local Service Bus peer, the development host's Service Bus trigger, the
-// handler and the Cosmos DB stand-in. Each uses its own profile (2001…),
-// created here, so field locks and SMS limits of other tests do not meet.
+// handler and the Cosmos DB stand-in. Each uses a profile of its own
+// (newProfile), so field locks and SMS limits of other tests do not meet.
 
 // bus posts Steps through the production adapter and peeks with azservicebus.
 type bus struct {
@@ -120,16 +119,6 @@ func (b *bus) scheduled(t *testing.T, requestID string) int {
 	return n
 }
 
-// seedProfile creates profile id, owned by user-<id>, phone +1555020<id>.
-func seedProfile(t *testing.T, s *local.System, id string) {
-	t.Helper()
-	p := domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace", MaritalStatus: "Single",
-		Phone: "+1555020" + id, Version: 1, UpdatedAt: time.Now().UTC().Truncate(time.Second)}
-	if _, err := s.Profiles.CreateProfile(context.Background(), p); err != nil && !domain.Is(err, domain.KindConflict) {
-		t.Fatal(err)
-	}
-}
-
 // flow is one user's request on system s.
 type flow struct {
 	s     *local.System
@@ -176,15 +165,6 @@ func stage(st map[string]any) string {
 	return s
 }
 
-func historyTypes(st map[string]any) []string {
-	var out []string
-	h, _ := st["history"].([]any)
-	for _, e := range h {
-		out = append(out, fmt.Sprint(e.(map[string]any)["type"]))
-	}
-	return out
-}
-
 func openTask(t *testing.T, st map[string]any) (id string, groups []any) {
 	t.Helper()
 	cs, _ := st["customStatus"].(map[string]any)
@@ -196,57 +176,48 @@ func openTask(t *testing.T, st map[string]any) (id string, groups []any) {
 	return task["id"].(string), task["candidateGroups"].([]any)
 }
 
-// openApproval seeds profile id and takes a first-name change with one
-// evidence document through the API, then its scan verdict through the
-// workflow queue (as the scanner sends it): the request moves from
-// waitingForScan to waitingForApproval.
-func openApproval(t *testing.T, s *local.System, b *bus, id string) *flow {
+// openApproval takes a first-name change of profile id (owned by owner,
+// phone phone) with one evidence PDF through the API of system s: SMS PIN,
+// upload through the SAS plan, PATCH, the blob-triggered scan; the request
+// then waits for its first approval, with its reminder and escalation
+// scheduled.
+func openApproval(t *testing.T, s *local.System, b *bus, id, owner, phone string) *flow {
 	t.Helper()
-	seedProfile(t, s, id)
-	f := &flow{s: s, b: b, id: id, phone: "+1555020" + id}
+	f := &flow{s: s, b: b, id: id, phone: phone}
 	var err error
-	if f.tok, err = s.Token("user-"+id, nil, nil); err != nil {
+	if f.tok, err = s.Token(owner, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	resp, ch := f.call(t, "POST", "/api/v1/mfa/challenge", map[string]string{"profileId": id})
 	if resp.StatusCode != 202 {
 		t.Fatalf("challenge: %d %v", resp.StatusCode, ch)
 	}
-	msgs := s.Outbox.List(f.phone)
+	msgs := s.Outbox.List(phone)
 	if len(msgs) == 0 {
 		t.Fatal("no PIN sent")
 	}
 	resp, v := f.call(t, "POST", "/api/v1/mfa/verify", map[string]string{"challengeId": ch["challengeId"].(string), "code": faketwilio.PIN(msgs[len(msgs)-1].Body)})
 	if resp.StatusCode != 200 {
-		t.Fatalf("verify: %d %v (sms %q)", resp.StatusCode, v, msgs[len(msgs)-1].Body)
+		t.Fatalf("verify: %d %v", resp.StatusCode, v)
 	}
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	w, _ := mw.CreateFormField("json")
-	fmt.Fprintf(w, `{"firstName":"Augusta","timestamp":%q}`, time.Now().UTC().Format(time.RFC3339))
-	h := textproto.MIMEHeader{}
-	h.Set("Content-Disposition", `form-data; name="attachment1"; filename="evidence.pdf"`)
-	h.Set("Content-Type", "application/pdf")
-	fw, _ := mw.CreatePart(h)
-	fw.Write([]byte("%PDF-1.7\n1 0 obj\n<<>>\nendobj\ntrailer\n<<>>\n%%EOF\n"))
-	mw.Close()
-	req, _ := http.NewRequest("PATCH", s.URL+"/api/v1/profile/"+id, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+f.tok)
-	req.Header.Set("X-MFA-Token", v["mfaToken"].(string))
-	r, err := http.DefaultClient.Do(req)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pdf := pdfDoc("")
+	api := uploadclient.API{BaseURL: s.URL, Token: f.tok}
+	plan, err := api.Start(ctx, id, []uploadclient.FileSpec{{Name: "evidence.pdf", ContentType: "application/pdf", Size: int64(len(pdf))}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.Body.Close()
-	if r.StatusCode != 202 {
-		t.Fatalf("PATCH: %d", r.StatusCode)
+	var cl uploadclient.Client
+	if err := cl.Upload(ctx, plan.Files[0], bytes.NewReader(pdf), nil); err != nil {
+		t.Fatal(err)
 	}
-	f.rid = strings.TrimPrefix(r.Header.Get("Location"), "/api/v1/requests/")
-	if st := f.status(t); stage(st) != "waitingForScan" {
-		t.Fatalf("after PATCH: %v", st)
+	resp, body := callOn(t, s.URL, "PATCH", "/api/v1/profile/"+id, f.tok,
+		fmt.Sprintf(`{"firstName":"Augusta","timestamp":%q,"uploadId":%q}`, time.Now().UTC().Format(time.RFC3339), plan.UploadID), map[string]string{"X-MFA-Token": v["mfaToken"].(string)})
+	if resp.StatusCode != 202 {
+		t.Fatalf("PATCH: %d %v", resp.StatusCode, body)
 	}
-	b.send(t, request.VerdictStep(f.rid, "evidence.pdf", request.VerdictClean, "e3b0c442", ""))
+	f.rid = strings.TrimPrefix(body["request"].(string), "/api/v1/requests/")
 	f.waitStatus(t, "waitingForApproval", func(st map[string]any) bool { return stage(st) == "waitingForApproval" })
 	return f
 }
@@ -261,7 +232,7 @@ func smsContaining(s *local.System, to, text string) int {
 	return n
 }
 
-// A scan verdict through the queue moves the request to approval; its
+// A request waiting for approval: its
 // reminder and escalation fire as scheduled messages (timers shortened by
 // WORKFLOW_TIMER_SCALE), show in the history and reach the phones of the
 // candidate groups (the approvers: assigned, reminded, escalated; the
@@ -269,7 +240,8 @@ func smsContaining(s *local.System, to, text string) int {
 func TestReminderAndEscalationThroughServiceBus(t *testing.T) {
 	t.Parallel()
 	b := newBus(t, sys)
-	f := openApproval(t, sys, b, "2001")
+	id, owner, phone := newProfile(t)
+	f := openApproval(t, sys, b, id, owner, phone)
 	if n := b.scheduled(t, f.rid); n != 2 {
 		t.Fatalf("%d scheduled messages for the task's timers, want 2 (reminder, escalation)", n)
 	}
@@ -300,7 +272,8 @@ func TestReminderAndEscalationThroughServiceBus(t *testing.T) {
 func TestCancelWithdrawsScheduledTimers(t *testing.T) {
 	t.Parallel()
 	b := newBus(t, sys)
-	f := openApproval(t, sys, b, "2002")
+	id, owner, phone := newProfile(t)
+	f := openApproval(t, sys, b, id, owner, phone)
 	if n := b.scheduled(t, f.rid); n != 2 {
 		t.Fatalf("%d scheduled messages before the cancel, want 2", n)
 	}
@@ -320,7 +293,8 @@ func TestCancelWithdrawsScheduledTimers(t *testing.T) {
 // stand-in has one fault setting.)
 func TestPoisonStepDeadLettersAndFailsTheRequest(t *testing.T) {
 	b := newBus(t, sys)
-	f := openApproval(t, sys, b, "2003")
+	id, owner, phone := newProfile(t)
+	f := openApproval(t, sys, b, id, owner, phone)
 	task, _ := openTask(t, f.status(t))
 	ctx := context.Background()
 	// Every access to the request's record fails (503) from now on.
@@ -385,7 +359,8 @@ func TestUnknownRequestStepIsCompletedAndLogged(t *testing.T) {
 // Cosmos DB stand-in has one fault setting.)
 func TestStaleSaveRetriedThenDuplicateIgnored(t *testing.T) {
 	b := newBus(t, sys)
-	f := openApproval(t, sys, b, "2004")
+	id, owner, phone := newProfile(t)
+	f := openApproval(t, sys, b, id, owner, phone)
 	task, _ := openTask(t, f.status(t))
 	ctx := context.Background()
 	if err := sys.Cosmos.InjectFaults(ctx, stack.Fault{Status: 412, Count: 1, Match: "/docs/" + f.rid, Method: http.MethodPut}); err != nil {
@@ -393,7 +368,9 @@ func TestStaleSaveRetriedThenDuplicateIgnored(t *testing.T) {
 	}
 	decision := request.Step{V: 1, RequestID: f.rid, Event: request.StepEvent{ID: "decision-412", Type: "taskDecision", TaskID: task, Decision: "approve", Actor: "approver-1", Groups: []string{"ProfileApprover"}}}
 	b.send(t, decision)
-	st := f.waitStatus(t, "Completed", func(st map[string]any) bool { return st["runtimeStatus"] == "Completed" })
+	st := f.waitStatus(t, "Completed and applied", func(st map[string]any) bool {
+		return st["runtimeStatus"] == "Completed" && slices.Contains(historyTypes(st), "ChangeApplied")
+	})
 	if fs, err := sys.Cosmos.Faults(ctx); err != nil || fs.Served < 1 {
 		t.Fatalf("the 412 was never served: %+v %v", fs, err)
 	}
@@ -422,5 +399,46 @@ func waitCond(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A scan verdict sent as a Step on the workflow queue (the path a scanner
+// posting through servicebus.Client.Post takes) moves a request from
+// waitingForScan to waitingForApproval. The request is opened through the
+// request service itself with a document that has no landing blob, so the
+// blob-triggered scan never sees it and the queue's verdict is the only one.
+func TestVerdictThroughTheQueueMovesToApproval(t *testing.T) {
+	t.Parallel()
+	b := newBus(t, sys)
+	id, owner, phone := newProfile(t)
+	ctx := context.Background()
+	svc, _ := benchService(t)
+	prof, err := sys.Profiles.GetProfile(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, name := time.Now().UTC().Format(time.RFC3339), "Augusta"
+	ch, err := request.Validate(request.ChangeInput{FirstName: &name, Timestamp: &ts}, prof, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := svc.Open(ctx, domain.Principal{Subject: owner}, prof, ch, []request.Attachment{{Name: "evidence.pdf", Blob: "no-such-blob", ContentType: "application/pdf", Size: 10}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &flow{s: sys, b: b, id: id, rid: rec.ID, phone: phone}
+	if f.tok, err = sys.Token(owner, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.status(t); stage(st) != "waitingForScan" {
+		t.Fatalf("before the verdict: %v", st)
+	}
+	b.send(t, request.VerdictStep(rec.ID, "evidence.pdf", request.VerdictClean, "e3b0c442", ""))
+	st := f.waitStatus(t, "waitingForApproval", func(st map[string]any) bool { return stage(st) == "waitingForApproval" })
+	if !slices.Contains(historyTypes(st), "AttachmentScanned") {
+		t.Fatalf("history %v", historyTypes(st))
+	}
+	if n := b.scheduled(t, rec.ID); n != 2 {
+		t.Fatalf("%d timers scheduled, want 2", n)
 	}
 }

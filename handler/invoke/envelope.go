@@ -38,6 +38,19 @@ func bad(format string, args ...any) error {
 // Decode reads an invocation from the host: method POST, a JSON content
 // type, at most MaxBody bytes. Errors wrap ErrBadRequest.
 func Decode(r *http.Request) (*Request, error) {
+	return decode(r, false)
+}
+
+// DecodeMetadata is Decode for a function that reads only Metadata (the
+// scan reads its blob from storage, not the copy the host sends): the Data
+// values are checked to be JSON and then dropped, so a 25 MiB blob
+// invocation holds its body once while decoding and nothing after. Every
+// Data value reads as absent.
+func DecodeMetadata(r *http.Request) (*Request, error) {
+	return decode(r, true)
+}
+
+func decode(r *http.Request, dropData bool) (*Request, error) {
 	if r.Method != http.MethodPost {
 		return nil, bad("method %s, want POST", r.Method)
 	}
@@ -45,14 +58,56 @@ func Decode(r *http.Request) (*Request, error) {
 	if err != nil || (mt != "application/json" && mt != "text/json") {
 		return nil, bad("content type %q, want application/json", r.Header.Get("Content-Type"))
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
+	body, err := readBody(r)
 	if err != nil {
-		return nil, bad("reading body: %v", err)
+		return nil, err
 	}
-	if len(body) > MaxBody {
-		return nil, bad("body larger than %d bytes", MaxBody)
+	if dropData {
+		return decodeDropping(body)
 	}
 	return DecodeBytes(body)
+}
+
+// readBody reads at most MaxBody bytes into one buffer sized from
+// Content-Length when the host sends it (no doubling of a growing buffer).
+func readBody(r *http.Request) ([]byte, error) {
+	if r.ContentLength > MaxBody {
+		return nil, bad("body larger than %d bytes", MaxBody)
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r.Body, MaxBody+1)); err != nil {
+		return nil, bad("reading body: %v", err)
+	}
+	if buf.Len() > MaxBody {
+		return nil, bad("body larger than %d bytes", MaxBody)
+	}
+	return buf.Bytes(), nil
+}
+
+// dropped is a Data value decoded by being skipped (json.Unmarshal has
+// checked it is well formed before calling UnmarshalJSON).
+type dropped struct{}
+
+func (*dropped) UnmarshalJSON([]byte) error { return nil }
+
+func decodeDropping(body []byte) (*Request, error) {
+	var env struct {
+		Data     map[string]dropped         `json:"Data"`
+		Metadata map[string]json.RawMessage `json:"Metadata"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, bad("invalid JSON: %v", err)
+	}
+	if env.Data == nil && env.Metadata == nil {
+		return nil, bad("neither Data nor Metadata present")
+	}
+	if env.Metadata == nil {
+		env.Metadata = map[string]json.RawMessage{}
+	}
+	return &Request{Data: map[string]json.RawMessage{}, Metadata: env.Metadata}, nil
 }
 
 // DecodeBytes decodes an envelope from raw JSON: one object holding Data

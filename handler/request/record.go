@@ -36,18 +36,35 @@ const (
 	VerdictError    Verdict = "error"
 )
 
-// Attachment is an evidence document of a request.
+// Attachment is an evidence document of a request. At acceptance the
+// version the client committed (SourceETag in the Source container, which
+// its SAS can write) is copied server-side into Container (landing, which
+// no client SAS can write) as PinnedETag; the scan reads exactly that
+// version and moves it to the clean or quarantine container (Stored).
 type Attachment struct {
-	Name        string     `json:"name"`
-	Account     string     `json:"account,omitempty"` // blob service URL of the shard
-	Container   string     `json:"container,omitempty"`
-	Blob        string     `json:"blob"`
-	ContentType string     `json:"contentType"`
-	Size        int64      `json:"size"`
-	SHA256      string     `json:"sha256,omitempty"`
-	Verdict     Verdict    `json:"verdict"`
-	Detail      string     `json:"detail,omitempty"`
-	ScannedAt   *time.Time `json:"scannedAt,omitempty"`
+	Name         string `json:"name"`
+	UploadID     string `json:"uploadId,omitempty"`
+	Account      string `json:"account,omitempty"` // blob service URL of the shard
+	Source       string `json:"source,omitempty"`  // container the client wrote to
+	SourceETag   string `json:"sourceETag,omitempty"`
+	Container    string `json:"container,omitempty"` // container of the pinned copy
+	PinnedETag   string `json:"pinnedETag,omitempty"`
+	Blob         string `json:"blob"`
+	ContentType  string `json:"contentType"`  // declared
+	Size         int64  `json:"size"`         // committed bytes
+	DeclaredSize int64  `json:"declaredSize"` // bytes declared before upload
+	MD5          []byte `json:"md5,omitempty"`
+	SHA256       string `json:"sha256,omitempty"`
+	// Scan outcome: Verdict with the deciding stage, engine and signature.
+	Verdict      Verdict    `json:"verdict"`
+	Detail       string     `json:"detail,omitempty"`
+	Engine       string     `json:"engine,omitempty"`
+	Signature    string     `json:"signature,omitempty"`
+	ScannedAt    *time.Time `json:"scannedAt,omitempty"`
+	ScanAttempts int        `json:"scanAttempts,omitempty"` // failed attempts so far
+	// Stored is the container the scanned document was moved to (clean or
+	// quarantine); "" until the move is done.
+	Stored string `json:"stored,omitempty"`
 }
 
 // HistoryEntry is one append-only audit event.
@@ -69,10 +86,17 @@ type Approval struct {
 
 // AttachmentStatus is the public view of an attachment's scan.
 type AttachmentStatus struct {
-	Name    string  `json:"name"`
-	Verdict Verdict `json:"verdict"`
-	Size    int64   `json:"size"`
-	Detail  string  `json:"detail,omitempty"`
+	Name      string     `json:"name"`
+	Verdict   Verdict    `json:"verdict"`
+	Size      int64      `json:"size"`
+	Detail    string     `json:"detail,omitempty"`
+	Engine    string     `json:"engine,omitempty"`
+	Signature string     `json:"signature,omitempty"`
+	SHA256    string     `json:"sha256,omitempty"`
+	ScannedAt *time.Time `json:"scannedAt,omitempty"`
+	// Link reads the document (a redirect to a short-lived read SAS); only
+	// for clean documents.
+	Link string `json:"link,omitempty"`
 }
 
 // TaskView is an open approval task.

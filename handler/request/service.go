@@ -12,6 +12,7 @@ import (
 
 	"github.com/profileflow/profileflow/handler/docstore"
 	"github.com/profileflow/profileflow/handler/domain"
+	"github.com/profileflow/profileflow/handler/scan"
 	"github.com/profileflow/profileflow/handler/workflow"
 )
 
@@ -29,9 +30,16 @@ type Service struct {
 	Profiles   domain.ProfileStore
 	Definition *workflow.Definition
 	Dispatcher Dispatcher
-	Now        func() time.Time
-	NewID      func() string
-	Log        *slog.Logger
+	// Evidence pins documents at acceptance into the Landing container.
+	// Nil only where attachments arrive pinned already (tests).
+	Evidence Evidence
+	Landing  string
+	// Links signs read links of documents in the Clean container.
+	Links DocumentLinks
+	Clean string
+	Now   func() time.Time
+	NewID func() string
+	Log   *slog.Logger
 }
 
 func (s *Service) now() time.Time {
@@ -85,8 +93,14 @@ func (s *Service) Open(ctx context.Context, p domain.Principal, prof domain.Prof
 		s.releaseQuietly(ctx, prof.ID, id)
 		return Record{}, err
 	}
+	atts, err := s.pin(ctx, id, atts)
+	if err != nil {
+		s.releaseQuietly(ctx, prof.ID, id)
+		return Record{}, err
+	}
 	if accept != nil {
 		if err := accept(ctx); err != nil {
+			s.unpin(ctx, id, atts)
 			s.releaseQuietly(ctx, prof.ID, id)
 			return Record{}, err
 		}
@@ -103,8 +117,9 @@ func (s *Service) Open(ctx context.Context, p domain.Principal, prof domain.Prof
 		History: []HistoryEntry{{At: now, Type: "RequestCreated", Actor: p.Subject, Detail: "changes: " + strings.Join(ch.Names(), ", ")}},
 	}
 	rec.CustomStatus = customStatus(rec)
-	rec, err := s.create(ctx, rec)
+	rec, err = s.create(ctx, rec)
 	if err != nil {
+		s.unpin(ctx, id, atts)
 		s.releaseQuietly(ctx, prof.ID, id)
 		return Record{}, err
 	}
@@ -141,9 +156,9 @@ func (s *Service) start(ctx context.Context, rec Record) (Record, error) {
 	s.absorb(&rec, eff, st, now)
 	// Verdicts that arrived before the workflow started (it was left for
 	// the sweeper) are delivered now.
-	if allClean, done := verdicts(rec); done && len(rec.Attachments) > 0 && slices.ContainsFunc(in.Messages, func(m workflow.MessageWait) bool { return m.Message == "attachmentsScanned" }) {
+	if _, done := verdicts(rec); done && len(rec.Attachments) > 0 && slices.ContainsFunc(in.Messages, func(m workflow.MessageWait) bool { return m.Message == "attachmentsScanned" }) {
 		st := &step{}
-		eff, err := in.Deliver(ctx, s.Definition, scannedEvent(allClean), now, s.tasks(rec, st))
+		eff, err := in.Deliver(ctx, s.Definition, scannedEvent(rec), now, s.tasks(rec, st))
 		if err != nil {
 			return rec, err
 		}
@@ -166,8 +181,30 @@ func verdicts(rec Record) (allClean, done bool) {
 	return allClean, done
 }
 
-func scannedEvent(allClean bool) workflow.Event {
-	return workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: map[string]any{"allClean": allClean}}
+// scannedEvent is the attachmentsScanned message once every document has a
+// verdict: allClean, and scanProblem naming each document that is not
+// clean and why (the definition's failed end takes it as its reason).
+func scannedEvent(rec Record) workflow.Event {
+	allClean, _ := verdicts(rec)
+	vars := map[string]any{"allClean": allClean}
+	var problems []string
+	for _, a := range rec.Attachments {
+		if a.Verdict == VerdictClean {
+			continue
+		}
+		p := a.Name + ": " + string(a.Verdict)
+		switch {
+		case a.Signature != "":
+			p += " (" + a.Signature + ")"
+		case a.Detail != "":
+			p += " (" + a.Detail + ")"
+		}
+		problems = append(problems, p)
+	}
+	if len(problems) > 0 {
+		vars["scanProblem"] = "an attachment did not pass the scan: " + strings.Join(problems, "; ")
+	}
+	return workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: vars}
 }
 
 func evidenceFields(ch Change) []string {
@@ -207,24 +244,61 @@ func (s *Service) Deliver(ctx context.Context, requestID string, ev workflow.Eve
 	})
 }
 
-// RecordVerdict stores a document's scan verdict and, once every document
-// has one, delivers the attachmentsScanned message (allClean true only if
-// all are clean). Safe to call twice with the same verdict.
+// RecordVerdict stores a document's scan verdict by document name (see
+// recordVerdict); tests and tools use it, the scan records by blob.
 func (s *Service) RecordVerdict(ctx context.Context, requestID, name string, v Verdict, sha256, detail string) (Record, error) {
+	return s.recordVerdictBy(ctx, requestID, func(a Attachment) bool { return a.Name == name }, "attachment "+name,
+		scan.Result{Verdict: scan.Verdict(v), SHA256: sha256, Reason: detail, Signature: signatureOf(v, detail)})
+}
+
+func signatureOf(v Verdict, detail string) string {
+	if v == VerdictInfected {
+		return detail
+	}
+	return ""
+}
+
+// recordVerdict stores the verdict r of the document stored as blob.
+func (s *Service) recordVerdict(ctx context.Context, requestID, blob string, r scan.Result) (Record, error) {
+	return s.recordVerdictBy(ctx, requestID, func(a Attachment) bool { return a.Blob == blob }, "document "+blob, r)
+}
+
+// recordVerdictBy stores a document's scan verdict and, once every document
+// has one, delivers the attachmentsScanned message (allClean true only if
+// all are clean). Safe to call twice with the same verdict; KindConflict
+// when the document already has another one, KindNotFound when the request
+// has no such document.
+func (s *Service) recordVerdictBy(ctx context.Context, requestID string, match func(Attachment) bool, what string, r scan.Result) (Record, error) {
+	v := Verdict(r.Verdict)
 	rec, err := s.update(ctx, requestID, func(rec *Record, now time.Time) (bool, error) {
-		i := slices.IndexFunc(rec.Attachments, func(a Attachment) bool { return a.Name == name })
+		i := slices.IndexFunc(rec.Attachments, match)
 		if i < 0 {
-			return false, domain.E(domain.KindNotFound, "request %s has no attachment %q", requestID, name)
+			return false, domain.E(domain.KindNotFound, "request %s has no %s", requestID, what)
 		}
 		a := &rec.Attachments[i]
-		if a.Verdict == v && a.SHA256 == sha256 {
+		if a.Verdict == v && a.SHA256 == r.SHA256 {
 			return false, nil
 		}
 		if a.Verdict != VerdictPending && a.Verdict != "" {
-			return false, domain.E(domain.KindConflict, "attachment %q already has verdict %s", name, a.Verdict)
+			return false, domain.E(domain.KindConflict, "attachment %q already has verdict %s", a.Name, a.Verdict)
 		}
-		a.Verdict, a.SHA256, a.Detail, a.ScannedAt = v, sha256, detail, &now
-		rec.History = append(rec.History, HistoryEntry{At: now, Type: "AttachmentScanned", Actor: "scanner", Detail: fmt.Sprintf("%s: %s", name, v)})
+		at := r.At
+		if at.IsZero() {
+			at = now
+		}
+		at = at.UTC()
+		a.Verdict, a.SHA256, a.Detail, a.Engine, a.Signature, a.ScannedAt = v, r.SHA256, r.Reason, r.Engine, r.Signature, &at
+		detail := fmt.Sprintf("%s: %s", a.Name, v)
+		switch {
+		case r.Signature != "":
+			detail += " (" + r.Signature + ")"
+		case r.Reason != "":
+			detail += ": " + r.Reason
+		}
+		if r.Engine != "" {
+			detail += "; engine " + r.Engine
+		}
+		rec.History = append(rec.History, HistoryEntry{At: now, Type: "AttachmentScanned", Actor: "scanner", Detail: detail})
 		rec.LastUpdatedTime = now
 		rec.CustomStatus = customStatus(*rec)
 		return true, nil
@@ -232,12 +306,12 @@ func (s *Service) RecordVerdict(ctx context.Context, requestID, name string, v V
 	if err != nil {
 		return rec, err
 	}
-	allClean, done := verdicts(rec)
+	_, done := verdicts(rec)
 	if !done || rec.RuntimeStatus.Terminal() || rec.Workflow == nil {
 		// Not all scanned yet, over, or not started (start delivers it).
 		return rec, nil
 	}
-	return s.Deliver(ctx, requestID, scannedEvent(allClean))
+	return s.Deliver(ctx, requestID, scannedEvent(rec))
 }
 
 // Cancel terminates an open request on its owner's behalf. Errors: the

@@ -2,6 +2,7 @@ package request
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -111,7 +112,11 @@ func (s *Service) Status(ctx context.Context, p domain.Principal, requestID stri
 func customStatus(rec Record) CustomStatus {
 	cs := CustomStatus{WaitingFor: []string{}, Attachments: []AttachmentStatus{}, Approvals: []Approval{}, OpenTasks: []TaskView{}}
 	for _, a := range rec.Attachments {
-		cs.Attachments = append(cs.Attachments, AttachmentStatus{Name: a.Name, Verdict: a.Verdict, Size: a.Size, Detail: a.Detail})
+		st := AttachmentStatus{Name: a.Name, Verdict: a.Verdict, Size: a.Size, Detail: a.Detail, Engine: a.Engine, Signature: a.Signature, SHA256: a.SHA256, ScannedAt: a.ScannedAt}
+		if a.Verdict == VerdictClean {
+			st.Link = "/api/v1/requests/" + rec.ID + "/attachments/" + url.PathEscape(a.Name)
+		}
+		cs.Attachments = append(cs.Attachments, st)
 	}
 	in := rec.Workflow
 	if in == nil {

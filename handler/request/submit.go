@@ -39,10 +39,14 @@ type TokenChecker interface {
 
 // CommittedUploads resolves the uploadId a change refers to
 // (*upload.Service): the upload must belong to p and the profile
-// (KindNotFound), be unexpired (KindGone) and have every file committed
-// (KindConflict) as declared (KindInvalid).
+// (KindNotFound), be unexpired (KindGone), not be submitted already
+// (KindConflict) and have every file committed (KindConflict) within its
+// declared size (KindInvalid). RecordServerUpload records the files a
+// multipart PATCH streamed as an upload of their own, so they are pinned,
+// claimed and scanned the same way.
 type CommittedUploads interface {
-	CommittedFiles(ctx context.Context, p domain.Principal, profileID, uploadID string) ([]upload.File, error)
+	CommittedFiles(ctx context.Context, p domain.Principal, profileID, uploadID string) ([]upload.Committed, error)
+	RecordServerUpload(ctx context.Context, p domain.Principal, profileID, uploadID, account string, files []upload.File) (upload.Session, error)
 }
 
 // AttachmentSink stores files sent with a change into the landing
@@ -131,10 +135,8 @@ type SubmitterDeps struct {
 	Attachments AttachmentSink
 	Keys        IdempotencyKeys
 	Requests    Opener
-	// LandingContainer is where uploads land before scanning.
-	LandingContainer string
-	Now              func() time.Time
-	Log              *slog.Logger
+	Now         func() time.Time
+	Log         *slog.Logger
 }
 
 // Submitter is the PATCH use case: it takes a change from its form to an
@@ -148,7 +150,7 @@ func NewSubmitter(d SubmitterDeps) (*Submitter, error) {
 	var missing []string
 	for name, nilDep := range map[string]bool{
 		"Profiles": d.Profiles == nil, "MFA": d.MFA == nil, "Uploads": d.Uploads == nil, "Attachments": d.Attachments == nil,
-		"Keys": d.Keys == nil, "Requests": d.Requests == nil, "LandingContainer": d.LandingContainer == "", "Now": d.Now == nil, "Log": d.Log == nil,
+		"Keys": d.Keys == nil, "Requests": d.Requests == nil, "Now": d.Now == nil, "Log": d.Log == nil,
 	} {
 		if nilDep {
 			missing = append(missing, name)
@@ -240,7 +242,14 @@ func (s *Submitter) Submit(ctx context.Context, p domain.Principal, in SubmitInp
 			return res, err
 		}
 		for _, f := range up {
-			atts = append(atts, Attachment{Name: f.Name, Account: f.Account, Container: s.d.LandingContainer, Blob: f.BlobName, ContentType: f.ContentType, Size: f.Size, Verdict: VerdictPending})
+			atts = append(atts, Attachment{
+				Name: f.Name, UploadID: ch.UploadID, Account: f.Account, Source: f.Container, SourceETag: f.ETag, Blob: f.BlobName,
+				ContentType: f.ContentType, Size: f.Size, DeclaredSize: f.File.Size, MD5: f.ContentMD5, Verdict: VerdictPending,
+			})
+		}
+	} else if len(atts) > 0 {
+		if err := s.recordStreamed(ctx, p, prof.ID, files.scope, atts); err != nil {
+			return res, err
 		}
 	}
 
@@ -258,6 +267,17 @@ func (s *Submitter) Submit(ctx context.Context, p domain.Principal, in SubmitInp
 		}
 	}
 	return res, nil
+}
+
+// recordStreamed records the files of a multipart PATCH as a server-written
+// upload under scope, so that the scan finds who declared them.
+func (s *Submitter) recordStreamed(ctx context.Context, p domain.Principal, profileID, scope string, atts []Attachment) error {
+	files := make([]upload.File, len(atts))
+	for i, a := range atts {
+		files[i] = upload.File{Name: a.Name, ContentType: a.ContentType, Size: a.Size, BlobName: a.Blob}
+	}
+	_, err := s.d.Uploads.RecordServerUpload(ctx, p, profileID, scope, atts[0].Account, files)
+	return err
 }
 
 // submitStatus: Success when the change applied synchronously (a completed

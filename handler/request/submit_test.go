@@ -54,11 +54,16 @@ func (f *fakeTokens) Consume(context.Context, mfa.Claims) error {
 // fakeUploads has one committed upload, "up-1", of user-1000's profile 1000.
 type fakeUploads struct{}
 
-func (fakeUploads) CommittedFiles(_ context.Context, p domain.Principal, profileID, uploadID string) ([]upload.File, error) {
+func (fakeUploads) CommittedFiles(_ context.Context, p domain.Principal, profileID, uploadID string) ([]upload.Committed, error) {
 	if uploadID != "up-1" || profileID != "1000" || p.Subject != "user-1000" {
 		return nil, domain.E(domain.KindNotFound, "upload %s not found", uploadID)
 	}
-	return []upload.File{{Name: "deed.pdf", ContentType: "application/pdf", Size: 99, BlobName: "1000/up-1/0-deed.pdf", Account: "https://shard0"}}, nil
+	f := upload.File{Name: "deed.pdf", ContentType: "application/pdf", Size: 99, BlobName: "1000/up-1/0-deed.pdf", Account: "https://shard0"}
+	return []upload.Committed{{File: f, Account: "https://shard0", Container: "incoming", ETag: "0x1", Size: 99}}, nil
+}
+
+func (fakeUploads) RecordServerUpload(_ context.Context, p domain.Principal, profileID, uploadID, account string, files []upload.File) (upload.Session, error) {
+	return upload.Session{ID: uploadID, ProfileID: profileID, Owner: p.Subject, Account: account, Files: files, ServerWritten: true}, nil
 }
 
 // fakeSink keeps streamed files in a map (blob name → bytes).
@@ -79,7 +84,7 @@ func (s *fakeSink) PutAttachment(_ context.Context, profileID, scope string, ind
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.blobs[blob] = string(b)
-	return Attachment{Name: name, Blob: blob, ContentType: ct, Size: int64(len(b))}, nil
+	return Attachment{Name: name, UploadID: scope, Blob: blob, ContentType: ct, Size: int64(len(b)), SourceETag: "0x1"}, nil
 }
 
 func (s *fakeSink) Discard(_ context.Context, atts []Attachment) {
@@ -164,7 +169,7 @@ func newSubmitEnv(t *testing.T) *submitEnv {
 	}
 	e := &submitEnv{tokens: &fakeTokens{}, sink: &fakeSink{blobs: map[string]string{}}, opener: &fakeOpener{rec: Record{RuntimeStatus: Completed}}}
 	sub, err := NewSubmitter(SubmitterDeps{Profiles: profiles, MFA: e.tokens, Uploads: fakeUploads{}, Attachments: e.sink,
-		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.opener, LandingContainer: "landing",
+		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.opener,
 		Now: func() time.Time { return t0 }, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +245,7 @@ func TestSubmitterSubmit(t *testing.T) {
 			kind: domain.KindInvalid, msg: "either an uploadId", checked: 1},
 		{name: "uploadId resolved to its files", setup: func(e *submitEnv) { e.opener.rec = Record{RuntimeStatus: Running} },
 			in:     SubmitInput{ProfileID: "1000", MFAToken: "tok-1000", Form: uploadForm()},
-			status: SubmitInProgress, opened: 1, checked: 1, spent: 1, atts: []string{"deed.pdf@landing/1000/up-1/0-deed.pdf"}},
+			status: SubmitInProgress, opened: 1, checked: 1, spent: 1, atts: []string{"deed.pdf@incoming/1000/up-1/0-deed.pdf#0x1"}},
 		{name: "unknown uploadId", in: SubmitInput{ProfileID: "1000", MFAToken: "tok-1000", Form: func() fakeForm { f := uploadForm(); f.fields.UploadID = ptr("up-2"); return f }()},
 			kind: domain.KindNotFound, checked: 1},
 		{name: "streamed file accepted", setup: func(e *submitEnv) { e.opener.rec = Record{RuntimeStatus: Running} },
@@ -278,7 +283,7 @@ func TestSubmitterSubmit(t *testing.T) {
 			if tc.atts != nil {
 				var got []string
 				for _, a := range e.opener.atts[0] {
-					got = append(got, a.Name+"@"+strings.TrimPrefix(a.Container+"/"+a.Blob, "/"))
+					got = append(got, a.Name+"@"+strings.TrimPrefix(a.Source+"/"+a.Blob, "/")+"#"+a.SourceETag)
 				}
 				for i, want := range tc.atts {
 					if i >= len(got) || !strings.HasPrefix(got[i], want) {
@@ -324,7 +329,7 @@ func TestSubmitterIdempotencyKey(t *testing.T) {
 }
 
 func TestNewSubmitterNamesMissingDependencies(t *testing.T) {
-	_, err := NewSubmitter(SubmitterDeps{Profiles: memory.NewProfiles(), LandingContainer: "landing"})
+	_, err := NewSubmitter(SubmitterDeps{Profiles: memory.NewProfiles()})
 	if err == nil || !strings.Contains(err.Error(), "Attachments, Keys, Log, MFA, Now, Requests, Uploads") {
 		t.Fatalf("err = %v", err)
 	}

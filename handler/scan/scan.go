@@ -1,6 +1,7 @@
 // Package scan decides whether an evidence document may be shown to anyone:
 // a pipeline of small stages over the document's bytes (limits → content
-// sniffing → structural checks → antivirus engine) that ends in one Result.
+// sniffing → structural checks → polyglot checks → antivirus engine) that
+// ends in one Result.
 // It knows nothing of blobs, requests or triggers: the caller reads the
 // pinned bytes, runs Pipeline.Scan and stores the verdict.
 package scan
@@ -36,10 +37,10 @@ type File struct {
 // Result is a verdict with the evidence for it.
 type Result struct {
 	Verdict   Verdict   `json:"verdict"`
-	Stage     string    `json:"stage"`               // the stage that decided: limits, sniff, structure, antivirus
+	Stage     string    `json:"stage"`               // the stage that decided: limits, sniff, structure, polyglot, antivirus (see the Stage constants)
 	Reason    string    `json:"reason,omitempty"`    // why rejected / not scanned, for people
 	Signature string    `json:"signature,omitempty"` // the engine's signature name when infected
-	Engine    string    `json:"engine"`              // antivirus engine and version, e.g. "ClamAV 1.4.6", or "none"
+	Engine    string    `json:"engine"`              // antivirus engine and version, e.g. "ClamAV 1.4.6", or "none"; the configured engine when an earlier stage decided
 	SHA256    string    `json:"sha256"`              // hex SHA-256 of the scanned bytes
 	Size      int64     `json:"size"`                // bytes scanned
 	At        time.Time `json:"at"`                  // UTC

@@ -71,6 +71,7 @@ func TestSecurityHeadersOnEveryAnswer(t *testing.T) {
 		{"PATCH 415", "PATCH", fixed("/api/v1/profile/1000"), "text/plain", `x`, withMFA(), "PATCH /api/v1/profile/{internalID}", 415},
 		{"GET request 202", "GET", func() string { return requestPath }, "", "", auth(), "GET /api/v1/requests/{requestId}", 202},
 		{"GET request 404", "GET", fixed("/api/v1/requests/nope"), "", "", auth(), "GET /api/v1/requests/{requestId}", 404},
+		{"GET attachment 409 before its scan", "GET", func() string { return requestPath + "/attachments/marriage.pdf" }, "", "", auth(), "GET /api/v1/requests/{requestId}/attachments/{name}", 409},
 		{"POST cancel 200", "POST", func() string { return requestPath + "/cancel" }, "", "", auth(), "POST /api/v1/requests/{requestId}/cancel", 200},
 		{"POST cancel 409", "POST", func() string { return requestPath + "/cancel" }, "", "", auth(), "POST /api/v1/requests/{requestId}/cancel", 409},
 		{"POST mfa challenge 400", "POST", fixed("/api/v1/mfa/challenge"), "application/json", `{}`, auth(), "POST /api/v1/mfa/challenge", 400},

@@ -20,6 +20,7 @@ type RequestService interface {
 	Status(ctx context.Context, p domain.Principal, id string, opts request.StatusOptions) (request.StatusView, error)
 	Cancel(ctx context.Context, p domain.Principal, id, comment string) (request.Record, error)
 	Sweep(ctx context.Context, quiet time.Duration, limit int) (request.SweepResult, error)
+	AttachmentLink(ctx context.Context, p domain.Principal, id, name string) (string, error)
 	Step(ctx context.Context, st request.Step) (request.Record, error)
 	StepDeadLettered(ctx context.Context, st request.Step, deliveries int64, cause string) (request.Record, error)
 }
@@ -102,4 +103,19 @@ func optionalComment(r *http.Request) (string, error) {
 		return "", domain.E(domain.KindInvalid, "comment: at most 500 characters of plain text")
 	}
 	return c, nil
+}
+
+// getAttachment: GET /api/v1/requests/{requestId}/attachments/{name} — a
+// 302 redirect to a read-only URL of the clean document, valid 5 minutes,
+// for those who may read the request; 409 while it is not scanned, 410
+// when it was quarantined.
+func (s *Server) getAttachment(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
+	u, err := s.Requests.AttachmentLink(r.Context(), p, r.PathValue("requestId"), r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusFound)
+	return nil
 }

@@ -21,6 +21,9 @@ type route struct {
 type trigger struct {
 	Function string
 	Handle   func(s *Server, ctx context.Context, req *invoke.Request) (invoke.Response, error)
+	// MetadataOnly: the function reads no Data value, so the envelope is
+	// decoded without keeping them (invoke.DecodeMetadata).
+	MetadataOnly bool
 }
 
 // routes is the one routing table of the API.
@@ -28,6 +31,7 @@ var routes = []route{
 	{Function: "Profile", Method: "GET", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).getProfile},
 	{Function: "Profile", Method: "PATCH", Pattern: "/api/v1/profile/{internalID}", Handle: (*Server).patchProfile},
 	{Function: "Request", Method: "GET", Pattern: "/api/v1/requests/{requestId}", Handle: (*Server).getRequest},
+	{Function: "RequestAttachment", Method: "GET", Pattern: "/api/v1/requests/{requestId}/attachments/{name}", Handle: (*Server).getAttachment},
 	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/cancel", Handle: (*Server).cancelRequest},
 	{Function: "MfaChallenge", Method: "POST", Pattern: "/api/v1/mfa/challenge", Handle: (*Server).mfaChallenge},
 	{Function: "MfaVerify", Method: "POST", Pattern: "/api/v1/mfa/verify", Handle: (*Server).mfaVerify},
@@ -38,6 +42,7 @@ var routes = []route{
 // triggers is the one table of non-HTTP functions.
 var triggers = []trigger{
 	{Function: "Sweep", Handle: (*Server).sweep},
+	{Function: "ScanAttachment", Handle: (*Server).scanAttachment, MetadataOnly: true},
 	{Function: "WorkflowStep", Handle: (*Server).workflowStep},
 	{Function: "WorkflowDeadLetter", Handle: (*Server).workflowDeadLetter},
 	{Function: "Notify", Handle: (*Server).notifyTrigger},

@@ -43,6 +43,7 @@ type Deps struct {
 	Uploads  UploadService   // direct-to-blob uploads (uploads.go)
 	Changes  ChangeSubmitter // PATCH of a profile (profile.go)
 	Requests RequestService  // status, cancel, the sweep and workflow steps (requests.go)
+	Scans    ScanService     // the blob-triggered document scan (trigger_scan.go)
 	Notices  Notifier        // notification SMS (trigger_notify.go)
 	Log      *slog.Logger
 }
@@ -221,7 +222,11 @@ func requireLength(r *http.Request) error {
 func (s *Server) trigger(tr trigger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		req, err := invoke.Decode(r)
+		decode := invoke.Decode
+		if tr.MetadataOnly {
+			decode = invoke.DecodeMetadata
+		}
+		req, err := decode(r)
 		if err != nil {
 			s.log.WarnContext(ctx, "malformed invocation", "function", tr.Function, "err", err.Error())
 			invoke.Fail(w, http.StatusBadRequest, err.Error())

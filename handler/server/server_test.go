@@ -53,13 +53,14 @@ type testEnv struct {
 	requests  *request.Service
 	reqStore  *memory.Requests
 	sink      *memSink
+	scans     *fakeScans
 	notices   *notify.Service
 	sms       *smsSpy
 }
 
 func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	t.Helper()
-	e := &testEnv{profiles: memory.NewProfiles(), verifier: &mfaVerifierStub{}, clock: &mfaClock{t: time.Now()}, sink: &memSink{}, reqStore: memory.NewRequests()}
+	e := &testEnv{profiles: memory.NewProfiles(), verifier: &mfaVerifierStub{}, clock: &mfaClock{t: time.Now()}, sink: &memSink{}, reqStore: memory.NewRequests(), scans: &fakeScans{}}
 	for _, id := range []string{"1000", "1001"} {
 		if _, err := e.profiles.CreateProfile(context.Background(), domain.Profile{ID: id, Owner: "user-" + id, FirstName: "Ada", LastName: "Lovelace",
 			MaritalStatus: "Single", Phone: "+1555010" + id, Version: 1, UpdatedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}); err != nil {
@@ -92,13 +93,13 @@ func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	}
 	e.requests = &request.Service{Requests: e.reqStore, Locks: e.reqStore, Profiles: e.profiles, Definition: def, Log: slog.New(slog.DiscardHandler)}
 	changes, err := request.NewSubmitter(request.SubmitterDeps{Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Attachments: e.sink,
-		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.requests, LandingContainer: "landing", Now: time.Now, Log: log})
+		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.requests, Now: time.Now, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.sms = &smsSpy{}
 	e.notices = &notify.Service{Profiles: e.profiles, Sender: e.sms, Sent: memory.NewNotices(), GroupPhones: map[string]string{"ProfileApprover": "+15550100001"}, Log: log}
-	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Notices: e.notices, Log: log}
+	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Scans: e.scans, Notices: e.notices, Log: log}
 	if e.s, err = New(e.deps); err != nil {
 		t.Fatal(err)
 	}

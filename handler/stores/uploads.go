@@ -45,15 +45,36 @@ var uploadMsgs = map[domain.Kind]string{
 	domain.KindTransient: "uploads are unavailable; retry later",
 }
 
-// CreateSession stores a new session; KindConflict if its id exists.
-func (s *Uploads) CreateSession(ctx context.Context, sess upload.Session) (upload.Session, error) {
+// doc is the stored form of sess with its end of life.
+func (s *Uploads) doc(sess upload.Session) uploadDoc {
 	doc := uploadDoc{Session: sess}
 	if !sess.ExpiresAt.IsZero() {
 		now := s.now()
 		exp, ttl := docstore.Lifetime(now, sess.ExpiresAt.Add(UploadRetention).Sub(now))
 		doc.DocExpiresAt, doc.TTL = &exp, ttl
 	}
+	return doc
+}
+
+// CreateSession stores a new session; KindConflict if its id exists.
+func (s *Uploads) CreateSession(ctx context.Context, sess upload.Session) (upload.Session, error) {
+	doc := s.doc(sess)
 	etag, err := s.docs.Create(ctx, sess.ID, doc)
+	if err != nil {
+		return upload.Session{}, docstore.Relabel(err, uploadMsgs)
+	}
+	sess.ETag = etag
+	return sess, nil
+}
+
+// ReplaceSession saves sess if it is unchanged since read (sess.ETag):
+// KindStale when another write came first, KindNotFound if it is gone.
+func (s *Uploads) ReplaceSession(ctx context.Context, sess upload.Session) (upload.Session, error) {
+	if sess.ETag == "" {
+		return sess, domain.E(domain.KindInternal, "upload replaced without an ETag")
+	}
+	doc := s.doc(sess)
+	etag, err := s.docs.Replace(ctx, sess.ID, doc, sess.ETag)
 	if err != nil {
 		return upload.Session{}, docstore.Relabel(err, uploadMsgs)
 	}

@@ -43,6 +43,13 @@ type Session struct {
 	CreatedAt time.Time `json:"createdAt"`
 	ExpiresAt time.Time `json:"expiresAt"`
 	Files     []File    `json:"files"`
+	// RequestID is the accepted change request the files are evidence of
+	// ("" until a PATCH names the upload). An upload serves one request.
+	RequestID string     `json:"requestId,omitempty"`
+	ClaimedAt *time.Time `json:"claimedAt,omitempty"`
+	// ServerWritten marks a session the handler created for files it
+	// streamed itself (the multipart PATCH); no SAS was ever issued for it.
+	ServerWritten bool `json:"serverWritten,omitempty"`
 	// ETag is the store's concurrency token.
 	ETag string `json:"-"`
 }
@@ -77,9 +84,11 @@ type BlobRef struct {
 
 // BlockList is what storage holds for one blob.
 type BlockList struct {
-	Exists        bool // the blob has been committed
-	CommittedSize int64
+	Exists        bool  // the blob has been committed (Put Block List or Put Blob)
+	CommittedSize int64 // bytes of the committed blob
 	ContentType   string
+	ETag          string // of the committed version, as storage reports it
+	ContentMD5    []byte // Content-MD5 of the committed blob, when storage has one
 	Committed     []Block
 	Uncommitted   []Block
 }
@@ -92,10 +101,12 @@ type Block struct {
 
 // SessionStore keeps upload sessions. CreateSession fails with KindConflict
 // when the id exists; GetSession with KindNotFound when it does not;
+// ReplaceSession with KindStale when s.ETag is not the stored one;
 // throttling or unavailability is KindTransient.
 type SessionStore interface {
 	CreateSession(ctx context.Context, s Session) (Session, error)
 	GetSession(ctx context.Context, id string) (Session, error)
+	ReplaceSession(ctx context.Context, s Session) (Session, error)
 }
 
 // BlobSigner issues a URL carrying a SAS that allows create+write on exactly
@@ -234,20 +245,27 @@ type FilePlan struct {
 
 // State is an upload's progress as storage reports it.
 type State struct {
-	UploadID  string      `json:"uploadId"`
-	ExpiresAt time.Time   `json:"expiresAt"`
-	Files     []FileState `json:"files"`
+	UploadID  string    `json:"uploadId"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Request is the status URL of the request the upload was submitted
+	// with; a submitted upload cannot be named by another PATCH.
+	Request string      `json:"request,omitempty"`
+	Files   []FileState `json:"files"`
 }
 
 // FileState is one file's progress. UploadURL (a fresh SAS with the
 // session's expiry) and the block plan are repeated for files not yet
 // committed, so a client that lost the plan can still resume.
 type FileState struct {
-	Name              string            `json:"name"`
-	ContentType       string            `json:"contentType"`
-	Size              int64             `json:"size"`
-	Committed         bool              `json:"committed"`
-	CommittedSize     int64             `json:"committedSize,omitempty"`
+	Name          string `json:"name"`
+	ContentType   string `json:"contentType"`
+	Size          int64  `json:"size"`
+	Committed     bool   `json:"committed"`
+	CommittedSize int64  `json:"committedSize,omitempty"`
+	// Ready is exactly the check a PATCH naming the upload applies to this
+	// file (File.Check); Problem says why a committed file is not ready.
+	Ready             bool              `json:"ready"`
+	Problem           string            `json:"problem,omitempty"`
 	UncommittedBlocks []string          `json:"uncommittedBlocks"`
 	UploadURL         string            `json:"uploadUrl,omitempty"`
 	BlockSize         int64             `json:"blockSize"`
@@ -358,6 +376,9 @@ func (s *Service) State(ctx context.Context, p domain.Principal, profileID, uplo
 		return State{}, err
 	}
 	st := State{UploadID: sess.ID, ExpiresAt: sess.ExpiresAt}
+	if sess.RequestID != "" {
+		st.Request = "/api/v1/requests/" + sess.RequestID
+	}
 	for _, f := range sess.Files {
 		bl, err := s.inspector.BlockList(ctx, sess.Ref(f))
 		if err != nil {
@@ -371,6 +392,13 @@ func (s *Service) State(ctx context.Context, p domain.Principal, profileID, uplo
 		}
 		if bl.Exists {
 			fs.CommittedSize = bl.CommittedSize
+		}
+		if err := f.Check(bl); err != nil {
+			if bl.Exists {
+				fs.Problem = message(err)
+			}
+		} else {
+			fs.Ready = true
 		}
 		planned := map[string]bool{}
 		for _, id := range fs.BlockIDs {
@@ -394,44 +422,73 @@ func (s *Service) State(ctx context.Context, p domain.Principal, profileID, uplo
 	return st, nil
 }
 
+// Committed is a file of an upload as storage holds it when a PATCH names
+// the upload: the declared file, its shard and the committed version read
+// with the server's credential (what is pinned at acceptance).
+type Committed struct {
+	File
+	Account    string // blob service URL of the shard
+	Container  string // where the client wrote it
+	ETag       string // the version read
+	Size       int64  // committed bytes (≤ the declared File.Size)
+	ContentMD5 []byte // when storage has one
+}
+
+// Check is the one rule a committed file must meet to be submitted, however
+// it was written (Put Block List of the planned blocks or a single Put
+// Blob): committed, not empty and no longer than declared (a SAS cannot cap
+// the size). The declared and the real content type are checked by the
+// scan; the content type stored on the blob is never trusted. Errors:
+// KindConflict while not committed, KindInvalid otherwise.
+func (f File) Check(bl BlockList) error {
+	switch {
+	case !bl.Exists:
+		return domain.E(domain.KindConflict, "file %q is not committed yet", f.Name)
+	case bl.CommittedSize <= 0:
+		return domain.E(domain.KindInvalid, "file %q is empty", f.Name)
+	case bl.CommittedSize > f.Size:
+		return domain.E(domain.KindInvalid, "file %q is %d bytes, more than the %d declared", f.Name, bl.CommittedSize, f.Size)
+	}
+	return nil
+}
+
+// message is the caller-safe text of a domain error.
+func message(err error) string {
+	if de, ok := err.(*domain.Error); ok {
+		return de.Msg
+	}
+	return err.Error()
+}
+
 // CommittedFiles returns the files of an upload for the PATCH that refers to
 // it: the upload must belong to p and profileID (KindNotFound otherwise), be
-// unexpired (KindGone), and every file must be committed (KindConflict
-// otherwise) with exactly the planned blocks and the declared size
-// and content type (KindInvalid otherwise). The caller still scans the content.
-func (s *Service) CommittedFiles(ctx context.Context, p domain.Principal, profileID, uploadID string) ([]File, error) {
+// unexpired (KindGone), not be submitted with another request already
+// (KindConflict), and every file must pass File.Check. The caller pins
+// the returned versions (Claim, then a server-side copy) and the scan
+// checks their content.
+func (s *Service) CommittedFiles(ctx context.Context, p domain.Principal, profileID, uploadID string) ([]Committed, error) {
 	sess, err := s.session(ctx, p, profileID, uploadID)
 	if err != nil {
 		return nil, err
 	}
+	if sess.RequestID != "" {
+		return nil, usedBy(uploadID, sess.RequestID)
+	}
+	files := make([]Committed, 0, len(sess.Files))
 	for _, f := range sess.Files {
 		bl, err := s.inspector.BlockList(ctx, sess.Ref(f))
 		if err != nil {
 			return nil, err
 		}
-		if !bl.Exists {
-			return nil, domain.E(domain.KindConflict, "file %q of upload %s is not committed yet", f.Name, uploadID)
+		if err := f.Check(bl); err != nil {
+			return nil, err
 		}
-		if bl.CommittedSize != f.Size {
-			return nil, domain.E(domain.KindInvalid, "file %q is %d bytes, but %d were declared", f.Name, bl.CommittedSize, f.Size)
-		}
-		if !strings.EqualFold(bl.ContentType, f.ContentType) {
-			return nil, domain.E(domain.KindInvalid, "file %q was committed with content type %q, not the declared %s (send x-ms-blob-content-type)", f.Name, bl.ContentType, f.ContentType)
-		}
-		want := BlockIDs(sess.ID, f.Index, f.BlockCount)
-		if len(bl.Committed) != len(want) {
-			return nil, domain.E(domain.KindInvalid, "file %q was committed with %d blocks, not the %d planned", f.Name, len(bl.Committed), len(want))
-		}
-		for i, b := range bl.Committed {
-			if b.ID != want[i] {
-				return nil, domain.E(domain.KindInvalid, "file %q was committed with blocks that are not the planned ones", f.Name)
-			}
-		}
-	}
-	files := make([]File, len(sess.Files))
-	for i, f := range sess.Files {
 		f.Account = sess.Account
-		files[i] = f
+		files = append(files, Committed{File: f, Account: sess.Account, Container: sess.Container, ETag: bl.ETag, Size: bl.CommittedSize, ContentMD5: bl.ContentMD5})
 	}
 	return files, nil
+}
+
+func usedBy(uploadID, requestID string) error {
+	return domain.E(domain.KindConflict, "upload %s was already submitted with request %s; start a new upload for another change", uploadID, requestID)
 }

@@ -225,28 +225,44 @@ func TestStateAndCommittedFiles(t *testing.T) {
 		}
 		return bl
 	}
+	// Any committed blob within its declared size is accepted, however it
+	// was written; the state's ready flag is exactly that check.
 	for _, tt := range []struct {
 		name string
 		bl   upload.BlockList
 		kind domain.Kind
 		ok   bool
 	}{
-		{"size differs", committed(9<<20+1, "application/pdf", ids...), domain.KindInvalid, false},
-		{"type differs", committed(9<<20, "text/html", ids...), domain.KindInvalid, false},
-		{"missing block", committed(9<<20, "application/pdf", ids[0], ids[1]), domain.KindInvalid, false},
-		{"foreign block", committed(9<<20, "application/pdf", ids[0], ids[1], "c3RyYXk="), domain.KindInvalid, false},
-		{"ok", committed(9<<20, "application/pdf", ids...), 0, true},
+		{"larger than declared", committed(9<<20+1, "application/pdf", ids...), domain.KindInvalid, false},
+		{"26 MiB declared 9 MiB", committed(26<<20, "application/pdf", ids...), domain.KindInvalid, false},
+		{"empty", upload.BlockList{Exists: true}, domain.KindInvalid, false},
+		{"not committed", upload.BlockList{Uncommitted: []upload.Block{{ID: ids[0]}}}, domain.KindConflict, false},
+		{"planned blocks", committed(9<<20, "application/pdf", ids...), 0, true},
+		{"one Put Blob, no blocks, no content type", committed(9<<20, "application/octet-stream"), 0, true},
+		{"stored type is not trusted either way", committed(9<<20, "text/html", ids...), 0, true},
+		{"shorter than declared", committed(1, "application/pdf", ids[0]), 0, true},
 	} {
-		blobs.lists[blob] = tt.bl
+		bl := tt.bl
+		bl.ETag = "0x8D" + tt.name
+		blobs.lists[blob] = bl
 		files, err := svc.CommittedFiles(ctx, alice, "p1", plan.UploadID)
 		if tt.ok {
-			if err != nil || len(files) != 1 || files[0].Name != "a.pdf" || files[0].BlobName != blob || files[0].Account != blobs.signed[0].Account {
+			if err != nil || len(files) != 1 || files[0].Name != "a.pdf" || files[0].BlobName != blob || files[0].Account != blobs.signed[0].Account ||
+				files[0].ETag != bl.ETag || files[0].Size != bl.CommittedSize || files[0].File.Size != 9<<20 {
 				t.Errorf("%s: files %+v err %v", tt.name, files, err)
 			}
 		} else if domain.KindOf(err) != tt.kind {
 			t.Errorf("%s: err %v, want %v", tt.name, err, tt.kind)
 		}
+		st, err := svc.State(ctx, alice, "p1", plan.UploadID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := st.Files[0]; f.Ready != tt.ok || f.Committed != bl.Exists || (bl.Exists && !tt.ok) != (f.Problem != "") {
+			t.Errorf("%s: state %+v disagrees with CommittedFiles (ok %v)", tt.name, f, tt.ok)
+		}
 	}
+	blobs.lists[blob] = committed(9<<20, "application/pdf", ids...)
 	st, _ = svc.State(ctx, alice, "p1", plan.UploadID)
 	if !st.Files[0].Committed || st.Files[0].UploadURL != "" || st.Files[0].CommittedSize != 9<<20 {
 		t.Errorf("committed state = %+v", st.Files[0])
@@ -285,4 +301,65 @@ func TestStateAndCommittedFiles(t *testing.T) {
 func ExampleBlockID() {
 	fmt.Println(upload.BlockID("0123456789abcdef0123456789abcdef", 0, 3))
 	// Output: MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY6MDowMDAwMw==
+}
+
+// An upload serves one request: the claim is taken once, repeated by the
+// same request, refused to any other, released only by its holder, and
+// a claimed upload can no longer be named by a PATCH.
+func TestClaimOneUploadOneRequest(t *testing.T) {
+	ctx := context.Background()
+	blobs := &fakeBlobs{lists: map[string]upload.BlockList{}}
+	svc, now := newService(t, blobs)
+	plan, err := svc.Create(ctx, alice, "p1", []upload.FileSpec{{Name: "a.pdf", ContentType: "application/pdf", Size: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := blobs.signed[0].Name
+	blobs.lists[blob] = upload.BlockList{Exists: true, CommittedSize: 10, ETag: "0x1"}
+
+	steps := []struct {
+		name string
+		do   func() error
+		kind domain.Kind // 0 = success
+	}{
+		{"first claim", func() error { return svc.Claim(ctx, plan.UploadID, "req-1") }, 0},
+		{"same request again", func() error { return svc.Claim(ctx, plan.UploadID, "req-1") }, 0},
+		{"another request", func() error { return svc.Claim(ctx, plan.UploadID, "req-2") }, domain.KindConflict},
+		{"PATCH naming it", func() error { _, err := svc.CommittedFiles(ctx, alice, "p1", plan.UploadID); return err }, domain.KindConflict},
+		{"release by another request changes nothing", func() error { return svc.Release(ctx, plan.UploadID, "req-2") }, 0},
+		{"still held", func() error { return svc.Claim(ctx, plan.UploadID, "req-3") }, domain.KindConflict},
+		{"release by its holder", func() error { return svc.Release(ctx, plan.UploadID, "req-1") }, 0},
+		{"free again", func() error { _, err := svc.CommittedFiles(ctx, alice, "p1", plan.UploadID); return err }, 0},
+		{"unknown upload", func() error { return svc.Claim(ctx, upload.NewUploadID(), "req-1") }, domain.KindNotFound},
+	}
+	for _, st := range steps {
+		err := st.do()
+		if (st.kind == 0 && err != nil) || (st.kind != 0 && domain.KindOf(err) != st.kind) {
+			t.Fatalf("%s: err %v, want kind %v", st.name, err, st.kind)
+		}
+	}
+	if err := svc.Claim(ctx, plan.UploadID, "req-4"); err != nil {
+		t.Fatal(err)
+	}
+	if f, req, err := svc.Declared(ctx, plan.UploadID, blob); err != nil || req != "req-4" || f.Name != "a.pdf" || f.Account == "" {
+		t.Fatalf("Declared = %+v, %q, %v", f, req, err)
+	}
+	if st, _ := svc.State(ctx, alice, "p1", plan.UploadID); st.Request != "/api/v1/requests/req-4" {
+		t.Errorf("state request = %q", st.Request)
+	}
+	for _, name := range []string{plan.UploadID + "/9-x.pdf", "other/0-a.pdf"} {
+		if _, _, err := svc.Declared(ctx, plan.UploadID, name); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("Declared(%s) = %v, want not found", name, err)
+		}
+	}
+	*now = plan.ExpiresAt
+	if err := svc.Claim(ctx, plan.UploadID, "req-4"); err != nil {
+		t.Errorf("claim repeated by its holder after expiry: %v", err)
+	}
+	if err := svc.Release(ctx, plan.UploadID, "req-4"); err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Claim(ctx, plan.UploadID, "req-5"); domain.KindOf(err) != domain.KindGone {
+		t.Errorf("claim of an expired upload: %v, want gone", err)
+	}
 }

@@ -40,6 +40,7 @@ var portSettings = map[string]struct{ flag, makeVar string }{
 	local.ServiceAzurite: {"azurite-port", "AZURITE_PORT"},
 	local.ServiceCosmos:  {"cosmos-port", "COSMOS_PORT"},
 	local.ServiceTwilio:  {"twilio-port", "TWILIO_PORT"},
+	local.ServiceClamd:   {"clamd-port", "CLAMD_PORT"},
 	local.ServiceBus:     {"servicebus-port", "SERVICEBUS_PORT"},
 }
 
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.AzuritePort, portSettings[local.ServiceAzurite].flag, 10000, "Azurite blob port")
 	fs.IntVar(&o.CosmosPort, portSettings[local.ServiceCosmos].flag, 8081, "Cosmos DB stand-in port")
 	fs.IntVar(&o.TwilioPort, portSettings[local.ServiceTwilio].flag, 7073, "fake Twilio API port")
+	fs.IntVar(&o.ClamdPort, portSettings[local.ServiceClamd].flag, 3310, "clamd port (antivirus of the document scan)")
 	fs.IntVar(&o.ServiceBusPort, portSettings[local.ServiceBus].flag, 5672, "Service Bus peer port (AMQP)")
 	fs.StringVar(&o.LogDir, "logs", ".run/logs", "stand-in log folder")
 	fs.BoolVar(&o.NoHost, "standins-only", false, "start the stand-ins, fake Twilio and OIDC issuer only (run build/app under `func start` yourself)")
@@ -120,6 +122,11 @@ func banner(sys *local.System, logDir, token string) string {
 	fmt.Fprintf(&b, "  Cosmos DB          %s  (pid %d)\n", sys.Cosmos.Endpoint, sys.Cosmos.PID)
 	fmt.Fprintf(&b, "  Service Bus        %s  (pid %d; queues workflow, notifications)\n", sys.ServiceBus.Endpoint, sys.ServiceBus.PID)
 	fmt.Fprintf(&b, "  fake Twilio API    %s  (SMS land in /dev/outbox)\n", sys.TwilioURL)
+	if sys.Clamd != nil {
+		fmt.Fprintf(&b, "  clamd              %s  (pid %d, %s, test signatures only)\n", sys.Clamd.Addr, sys.Clamd.PID, sys.Clamd.Version)
+	} else {
+		fmt.Fprintf(&b, "  clamd              NOT INSTALLED: documents are scanned without antivirus (install clamav-daemon clamav)\n")
+	}
 	fmt.Fprintf(&b, "  logs               %s (stand-ins); handler and host log to this terminal\n", logDir)
 	fmt.Fprintf(&b, "\nTry (token for user-1000, valid 1 h):\n")
 	fmt.Fprintf(&b, "  curl -s -H \"Authorization: Bearer %s\" %s/api/v1/profile/1000\n", token, u)

@@ -330,6 +330,26 @@ func uploads(t *testing.T, ctx context.Context, d docstore.Docs) {
 	}
 	_, err = s.CreateSession(ctx, in)
 	wantErr(t, "duplicate CreateSession", err, domain.KindConflict, "upload already exists")
+
+	// A claim is an ETag-checked replace: the second writer from the same
+	// read loses, and the claim is read back.
+	claimed := got
+	claimed.RequestID = "req-1"
+	saved, err := s.ReplaceSession(ctx, claimed)
+	if err != nil || saved.ETag == "" || saved.ETag == got.ETag {
+		t.Fatalf("ReplaceSession = %+v, %v", saved, err)
+	}
+	other := got
+	other.RequestID = "req-2"
+	_, err = s.ReplaceSession(ctx, other)
+	wantErr(t, "ReplaceSession from a stale read", err, domain.KindStale, "upload was changed by another request")
+	if back, err := s.GetSession(ctx, in.ID); err != nil || back.RequestID != "req-1" || back.ETag != saved.ETag {
+		t.Errorf("after claim GetSession = %+v, %v; want requestId req-1", back, err)
+	}
+	doc = raw(t, ctx, d, in.ID)
+	if ttl, _ := doc["ttl"].(float64); ttl <= 0 {
+		t.Errorf("ttl after ReplaceSession = %v, want kept", doc["ttl"])
+	}
 	for _, id := range []string{upload.NewUploadID(), "a/b", ""} {
 		_, err := s.GetSession(ctx, id)
 		wantErr(t, fmt.Sprintf("GetSession %q", id), err, domain.KindNotFound, "upload not found")
