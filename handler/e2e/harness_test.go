@@ -50,22 +50,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: package:", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sys, err = local.Start(ctx, local.Options{
-		AppDir:        app,
-		LogDir:        filepath.Join(tmp, "logs"),
-		HandlerOutput: &handlerLog,
-		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Seed:          true,
-		// The scan tests need the real antivirus.
-		RequireAntivirus: true,
-		// The local settings allow many SMS an hour for walking the flow by
-		// hand; these tests check the production limits. Workflow timers
-		// are shortened (PT24H lasts 8.64 s) so reminders and escalations
-		// fire during the run.
-		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "5", "MFA_MAX_FAILED_CHECKS": "10", "WORKFLOW_TIMER_SCALE": "0.0001"},
-	})
+	sys, err = startSystem(app, filepath.Join(tmp, "logs"), &handlerLog)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: local system did not start:", err)
 		return 1
@@ -78,6 +63,29 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "e2e: stop:", err)
 	}
 	return code
+}
+
+// startSystem starts the local system the tests run against: the packaged
+// app in appDir under the development host, with Azurite, the Cosmos DB
+// stand-in, clamd and the fake Twilio API on free ports; stand-in logs in
+// logDir, the handler's output to handlerLog.
+func startSystem(appDir, logDir string, handlerLog io.Writer) (*local.System, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return local.Start(ctx, local.Options{
+		AppDir:        appDir,
+		LogDir:        logDir,
+		HandlerOutput: handlerLog,
+		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Seed:          true,
+		// The scan tests need the real antivirus.
+		RequireAntivirus: true,
+		// The local settings allow many SMS an hour for walking the flow by
+		// hand; these tests check the production limits. Workflow timers
+		// are shortened (PT24H lasts 8.64 s) so reminders and escalations
+		// fire during the run.
+		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "5", "MFA_MAX_FAILED_CHECKS": "10", "WORKFLOW_TIMER_SCALE": "0.0001"},
+	})
 }
 
 // token mints a dev token through the development host's /dev/token, as a

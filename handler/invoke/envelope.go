@@ -43,9 +43,10 @@ func Decode(r *http.Request) (*Request, error) {
 
 // DecodeMetadata is Decode for a function that reads only Metadata (the
 // scan reads its blob from storage, not the copy the host sends): the Data
-// values are checked to be JSON and then dropped, so a 25 MiB blob
-// invocation holds its body once while decoding and nothing after. Every
-// Data value reads as absent.
+// values are checked to be JSON and dropped while the body is read, so a
+// 25 MiB blob invocation never holds its content (see readDroppingData);
+// what is kept is the rest of the envelope. Every Data value reads as
+// absent.
 func DecodeMetadata(r *http.Request) (*Request, error) {
 	return decode(r, true)
 }
@@ -58,12 +59,19 @@ func decode(r *http.Request, dropData bool) (*Request, error) {
 	if err != nil || (mt != "application/json" && mt != "text/json") {
 		return nil, bad("content type %q, want application/json", r.Header.Get("Content-Type"))
 	}
+	if dropData {
+		if r.ContentLength > MaxBody {
+			return nil, bad("body larger than %d bytes", MaxBody)
+		}
+		body, err := readDroppingData(r.Body, MaxBody)
+		if err != nil {
+			return nil, err
+		}
+		return decodeDropping(body)
+	}
 	body, err := readBody(r)
 	if err != nil {
 		return nil, err
-	}
-	if dropData {
-		return decodeDropping(body)
 	}
 	return DecodeBytes(body)
 }

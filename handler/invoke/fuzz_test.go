@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"testing"
 	"time"
@@ -196,6 +197,57 @@ func FuzzMessageBody(f *testing.F) {
 		}
 		if len(body) > 0 {
 			decodeMessageBody(json.RawMessage(body))
+		}
+	})
+}
+
+// FuzzReadDroppingData: dropping Data's strings while reading never
+// changes what decodeDropping makes of a body. A body the filter refuses
+// is one encoding/json refuses too; otherwise both decode or both fail,
+// with the same Metadata; and the filter never keeps more than it read.
+func FuzzReadDroppingData(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*.json")
+	for _, p := range files {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	for _, s := range []string{
+		`{"Data":{"document":"JVBERi0="},"Metadata":{"uploadId":"\"u1\""}}`,
+		`{"data":{"a":"x\"y\\"},"DATA":"s","Metadata":{"k":"\"v\""}}`,
+		`{"D\u0061ta":{"x":"y"},"Metadata":{"Data":"kept","x":["Data",{"Data":"kept"}]}}`,
+		`{"Metadata":{"u":"v"},"Data":{"x":["a",{"b":"c\u00e9"}],"y":null}}`,
+		`{"Data":{"x":"\u00zz"}}`,
+		"{\"Data\":{\"x\":\"a\x01\"}}",
+		`{"Data":{"x":"\q"}}`,
+		`[{"Data":"a"},"Data","b"]`,
+		`{"Data":{}} {"Metadata":{}}`,
+		`{"Data":{"x":"unterminated`,
+		`}{"Data":"x"`,
+		`{"Data" : "x" , "Metadata" : { "a" : "b" } }`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := decodeDropping(b)
+		filtered, ferr := readDroppingData(bytes.NewReader(b), MaxBody)
+		if ferr != nil {
+			if !errors.Is(ferr, ErrBadRequest) {
+				t.Fatalf("filter error not marked bad request: %v", ferr)
+			}
+			if werr == nil {
+				t.Fatalf("filter refused %q (%v); encoding/json decodes it", b, ferr)
+			}
+			return
+		}
+		if len(filtered) > len(b) {
+			t.Fatalf("filter kept %d bytes of %d", len(filtered), len(b))
+		}
+		got, gerr := decodeDropping(filtered)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("%q: unfiltered %v, filtered %q: %v", b, werr, filtered, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(want.Metadata, got.Metadata) {
+			t.Fatalf("%q: Metadata %v, filtered %v", b, want.Metadata, got.Metadata)
 		}
 	})
 }
