@@ -166,7 +166,13 @@ func TestScanCleanPairMovesToApproval(t *testing.T) {
 			t.Errorf("%s: %v", name, a)
 		}
 	}
+	// The verdicts are saved first, then the workflow moves on.
 	cs := st["customStatus"].(map[string]any)
+	for deadline := time.Now().Add(10 * time.Second); cs["stage"] == "waitingForScan" && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		_, st = call(t, "GET", path, tok, nil, nil)
+		cs = st["customStatus"].(map[string]any)
+	}
 	if st["runtimeStatus"] != "Running" || cs["stage"] == "waitingForScan" || len(cs["openTasks"].([]any)) == 0 {
 		t.Fatalf("after clean scans: %v %v", st["runtimeStatus"], cs)
 	}
