@@ -1,4 +1,4 @@
-// Package archtest checks the import rules of DESIGN.md §3: SDKs only
+// Package archtest checks the project's import rules: SDKs only
 // inside their adapter, domain packages free of transports and SDKs.
 package archtest
 
