@@ -189,7 +189,7 @@ func (s *Store) SignUpload(ctx context.Context, ref upload.BlobRef, expiry time.
 
 // sign returns ref's URL with a SAS granting perms on that one blob from
 // now-ClockSkew until expiry.
-func (s *Store) sign(ctx context.Context, ref upload.BlobRef, perms sas.BlobPermissions, now, expiry time.Time) (string, error) {
+func (s *Store) sign(ctx context.Context, ref upload.BlobRef, perms sas.BlobPermissions, now, expiry time.Time, tweaks ...func(*sas.BlobSignatureValues)) (string, error) {
 	a, err := s.account(ref)
 	if err != nil {
 		return "", err
@@ -201,6 +201,9 @@ func (s *Store) sign(ctx context.Context, ref upload.BlobRef, perms sas.BlobPerm
 		Permissions:   perms.String(),
 		ContainerName: ref.Container,
 		BlobName:      ref.Name,
+	}
+	for _, tw := range tweaks {
+		tw(&v)
 	}
 	if a.https {
 		v.Protocol = sas.ProtocolHTTPS

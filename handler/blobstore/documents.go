@@ -198,10 +198,12 @@ func (s *Store) Delete(ctx context.Context, ref upload.BlobRef) error {
 	return nil
 }
 
-// SignRead returns ref's URL with a read-only SAS for that one blob, valid
+// SignRead returns ref's URL with a read-only SAS for that one blob, served
+// as contentType (the scanned, declared type — never the type the client
+// stored on the blob) with Content-Disposition: attachment, valid
 // for ttl (at most MaxReadSASTTL). Errors: KindNotFound when the blob does
 // not exist. The URL is a secret: never log it.
-func (s *Store) SignRead(ctx context.Context, ref upload.BlobRef, ttl time.Duration) (string, error) {
+func (s *Store) SignRead(ctx context.Context, ref upload.BlobRef, ttl time.Duration, contentType string) (string, error) {
 	if ttl <= 0 || ttl > MaxReadSASTTL {
 		ttl = MaxReadSASTTL
 	}
@@ -211,5 +213,10 @@ func (s *Store) SignRead(ctx context.Context, ref upload.BlobRef, ttl time.Durat
 		return "", domain.E(domain.KindNotFound, "document not found")
 	}
 	now := s.now().UTC()
-	return s.sign(ctx, ref, sas.BlobPermissions{Read: true}, now, now.Add(ttl))
+	if contentType == "" {
+		contentType = "application/octet-stream"
+	}
+	return s.sign(ctx, ref, sas.BlobPermissions{Read: true}, now, now.Add(ttl), func(v *sas.BlobSignatureValues) {
+		v.ContentType, v.ContentDisposition = contentType, "attachment"
+	})
 }

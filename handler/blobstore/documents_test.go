@@ -120,7 +120,7 @@ func TestPinnedDocuments(t *testing.T) {
 	clean := upload.BlobRef{Account: e.az.BlobURL, Container: "clean", Name: files[0].BlobName}
 
 	// The read link reads exactly the accepted bytes and nothing else.
-	link, err := e.store.SignRead(ctx, clean, time.Hour)
+	link, err := e.store.SignRead(ctx, clean, time.Hour, "application/pdf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,13 +133,13 @@ func TestPinnedDocuments(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !bytes.Equal(body, original) {
+	if resp.StatusCode != 200 || !bytes.Equal(body, original) || resp.Header.Get("Content-Type") != "application/pdf" || resp.Header.Get("Content-Disposition") != "attachment" {
 		t.Fatalf("GET read link: %d %q", resp.StatusCode, body)
 	}
 	if code := putThroughSAS(t, link, []byte("overwrite")); code != http.StatusForbidden {
 		t.Errorf("write through the read link: %d, want 403", code)
 	}
-	if _, err := e.store.SignRead(ctx, upload.BlobRef{Account: e.az.BlobURL, Container: "clean", Name: "nope/0-x.pdf"}, time.Minute); !domain.Is(err, domain.KindNotFound) {
+	if _, err := e.store.SignRead(ctx, upload.BlobRef{Account: e.az.BlobURL, Container: "clean", Name: "nope/0-x.pdf"}, time.Minute, ""); !domain.Is(err, domain.KindNotFound) {
 		t.Errorf("SignRead of a missing blob: %v", err)
 	}
 }

@@ -15,7 +15,7 @@ const ReadLinkTTL = 5 * time.Minute
 // DocumentLinks signs short-lived read-only URLs of one blob
 // (*blobstore.Store); KindNotFound when the blob does not exist.
 type DocumentLinks interface {
-	SignRead(ctx context.Context, ref upload.BlobRef, ttl time.Duration) (string, error)
+	SignRead(ctx context.Context, ref upload.BlobRef, ttl time.Duration, contentType string) (string, error)
 }
 
 // AttachmentLink returns a URL reading request requestID's document name
@@ -44,7 +44,7 @@ func (s *Service) AttachmentLink(ctx context.Context, p domain.Principal, reques
 	case a.Stored != s.Clean:
 		return "", domain.E(domain.KindConflict, "attachment %q is being stored; try again in a few seconds", name)
 	}
-	u, err := s.Links.SignRead(ctx, upload.BlobRef{Account: a.Account, Container: s.Clean, Name: a.Blob}, ReadLinkTTL)
+	u, err := s.Links.SignRead(ctx, upload.BlobRef{Account: a.Account, Container: s.Clean, Name: a.Blob}, ReadLinkTTL, a.ContentType)
 	if domain.Is(err, domain.KindNotFound) {
 		return "", domain.E(domain.KindGone, "attachment %q is no longer stored", name)
 	}

@@ -77,6 +77,11 @@ func (s *Service) Open(ctx context.Context, p domain.Principal, prof domain.Prof
 	if ch.NeedsEvidence() && len(atts) == 0 {
 		return Record{}, domain.E(domain.KindInvalid, "a change of %s needs at least one evidence document (uploadId or attachment1)", strings.Join(evidenceFields(ch), ", "))
 	}
+	if !ch.NeedsEvidence() && len(atts) > 0 {
+		// A change that applies at once would never wait for the scan:
+		// documents are taken only as evidence of the fields that need it.
+		return Record{}, domain.E(domain.KindInvalid, "documents are evidence of a name or marital-status change only; a description change takes none (leave out uploadId and attachments)")
+	}
 	now := s.now()
 	id := s.newID()
 	if err := s.acquire(ctx, prof.ID, id, ch.Names()); err != nil {

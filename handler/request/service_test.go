@@ -535,3 +535,17 @@ func TestSubmitRebasesOnCurrentProfile(t *testing.T) {
 		t.Fatalf("stale no-op change: %v consumed=%v version=%d", err, consumed, f.profile(t).Version)
 	}
 }
+
+// A description change applies at once and never waits for a scan, so it
+// takes no documents: an infected file could otherwise ride along unseen.
+func TestDescriptionChangeRefusesDocuments(t *testing.T) {
+	f := newFixture(t)
+	ch := f.change(t, ChangeInput{Description: str("with a document")})
+	_, err := f.svc.Open(context.Background(), f.owner, f.profile(t), ch, []Attachment{{Name: "a.pdf", Blob: "u/0-a.pdf", Verdict: VerdictPending}}, nil)
+	if !domain.Is(err, domain.KindInvalid) || !strings.Contains(err.Error(), "description change takes none") {
+		t.Fatalf("Open = %v; want invalid", err)
+	}
+	if p := f.profile(t); p.Description == "with a document" {
+		t.Error("profile changed")
+	}
+}
