@@ -38,7 +38,7 @@ func (s *Service) Document(ctx context.Context, requestID, blob string) (scan.Do
 		Stored:     a.Stored,
 	}
 	if a.Verdict != VerdictPending && a.Verdict != "" {
-		doc.Verdict = scan.Verdict(a.Verdict)
+		doc.Verdict, doc.SHA256 = scan.Verdict(a.Verdict), a.SHA256
 	}
 	if doc.DeclaredSize == 0 {
 		doc.DeclaredSize = a.Size

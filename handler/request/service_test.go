@@ -3,6 +3,7 @@ package request_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/profileflow/profileflow/handler/scan"
 	"strings"
 	"sync"
 	"testing"
@@ -547,5 +548,44 @@ func TestDescriptionChangeRefusesDocuments(t *testing.T) {
 	}
 	if p := f.profile(t); p.Description == "with a document" {
 		t.Error("profile changed")
+	}
+}
+
+// A verdict saved by a run that stopped before the workflow moved on is
+// not a dead end: recording the same verdict again delivers the scanned
+// event, once.
+func TestRecordingAVerdictAgainRedrivesTheWorkflow(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{LastName: str("Byron")}), append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The verdict alone is stored, as by a run that crashed before Deliver.
+	stored, err := f.store.GetRequest(ctx, rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored.Attachments[0].Verdict, stored.Attachments[0].SHA256 = VerdictClean, "abc"
+	if _, err := f.store.ReplaceRequest(ctx, stored); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := f.svc.RecordScan(ctx, rec.ID, doc[0].Blob, scan.Result{Verdict: scan.Clean, SHA256: "abc"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := f.store.GetRequest(ctx, rec.ID)
+	if got.CustomStatus.Stage == "waitingForScan" || len(got.CustomStatus.OpenTasks) != 1 {
+		t.Fatalf("after recording the verdict again: stage %s, tasks %v", got.CustomStatus.Stage, got.CustomStatus.OpenTasks)
+	}
+	scans := 0
+	for _, h := range got.History {
+		if h.Type == "AttachmentScanned" {
+			scans++
+		}
+	}
+	if scans != 0 {
+		t.Errorf("the repeated verdict was recorded in history %d times; want 0 (it was stored before)", scans)
 	}
 }

@@ -36,6 +36,7 @@ type Document struct {
 	Source       upload.BlobRef // where the client wrote it (may be written again)
 	SourceETag   string         // the version that was accepted
 	Verdict      Verdict        // "" while not scanned
+	SHA256       string         // of the scanned bytes, with Verdict
 	Stored       string         // container it was moved to after the verdict; "" before
 }
 
@@ -132,6 +133,12 @@ func (s *Service) ScanLanded(ctx context.Context, ev Landed) error {
 		return err
 	}
 	if doc.Verdict != "" {
+		// Recorded by an earlier run that may have stopped before the
+		// workflow moved on: recording the same verdict again changes
+		// nothing stored and delivers the scanned event if still due.
+		if err := s.Documents.RecordScan(ctx, doc.RequestID, ref.Name, Result{Verdict: doc.Verdict, SHA256: doc.SHA256}); err != nil {
+			return err
+		}
 		return s.store(ctx, doc)
 	}
 	s.noticeRewrite(ctx, doc)

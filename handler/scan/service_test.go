@@ -61,6 +61,10 @@ func (w *world) RecordScan(_ context.Context, _, _ string, r scan.Result) error 
 	if w.doc.Verdict != "" && w.doc.Verdict != r.Verdict {
 		return domain.E(domain.KindConflict, "other verdict")
 	}
+	if w.doc.Verdict == r.Verdict {
+		w.calls = append(w.calls, "verdict again "+string(r.Verdict))
+		return nil
+	}
 	w.doc.Verdict = r.Verdict
 	w.calls = append(w.calls, "verdict "+string(r.Verdict))
 	return nil
@@ -162,9 +166,10 @@ func TestScanLanded(t *testing.T) {
 		{name: "infected: quarantined", setup: func(w *world) { w.blobs["landing/"+blob] = "EICAR" }, runs: 1,
 			calls: []string{"verdict infected", "moved to quarantine", "stored quarantine"}, scanned: "EICAR"},
 		{name: "the same blob delivered twice is scanned once", runs: 2,
-			calls: []string{"verdict clean", "moved to clean", "stored clean"}, scanned: "%PDF pinned"},
-		{name: "a crash after the verdict: the move is finished, not the scan", setup: func(w *world) { w.doc.Verdict = scan.Clean }, runs: 1,
-			calls: []string{"moved to clean", "stored clean"}},
+			calls: []string{"verdict clean", "moved to clean", "stored clean", "verdict again clean"}, scanned: "%PDF pinned"},
+		{name: "a crash after the verdict: recorded again (the workflow step is re-driven) and the move finished, not the scan",
+			setup: func(w *world) { w.doc.Verdict = scan.Clean }, runs: 1,
+			calls: []string{"verdict again clean", "moved to clean", "stored clean"}},
 		{name: "stray blob no upload declared: quarantined, nothing recorded", setup: func(w *world) { w.declared = false }, runs: 1,
 			calls: []string{"moved to quarantine"}},
 		{name: "copy of an upload never submitted: deleted", setup: func(w *world) { w.requestID = "" }, runs: 1,
