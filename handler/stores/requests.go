@@ -108,3 +108,40 @@ func (s *Requests) ReplaceLocks(ctx context.Context, l request.Locks) (request.L
 	l.ETag = etag
 	return l, nil
 }
+
+// openTaskFields are the fields an approvals page needs of a record.
+var openTaskFields = []string{"id", "type", "name", "profileId", "owner", "input", "attachments", "runtimeStatus", "customStatus", "createdTime", "lastUpdatedTime", "taskIndex"}
+
+// OpenTasks runs one query: request records whose taskIndex lists f.Group
+// among its groups (or f.Actor among its actors) and whose taskIndex.latest
+// is at least f.Since, projected onto the fields an approvals page shows,
+// at most limit. Cosmos DB serves it from the default (consistent, all
+// paths) index: ARRAY_CONTAINS on /taskIndex/groups/[] and a range on
+// /taskIndex/latest. Errors: KindTransient when throttled or unavailable.
+func (s *Requests) OpenTasks(ctx context.Context, f request.TaskFilter, limit int) ([]request.Record, error) {
+	where := []docstore.Cond{docstore.Where("type", docstore.Eq, "request")}
+	switch {
+	case f.Group != "":
+		where = append(where, docstore.Where("taskIndex.groups", docstore.Contains, f.Group))
+	case f.Actor != "":
+		where = append(where, docstore.Where("taskIndex.actors", docstore.Contains, f.Actor))
+	default:
+		return nil, domain.E(domain.KindInvalid, "open tasks: a group or an actor is required")
+	}
+	if f.Since != "" {
+		where = append(where, docstore.Where("taskIndex.latest", docstore.Ge, f.Since))
+	}
+	var out []request.Record
+	err := s.docs.Query(ctx, docstore.Query{Where: where, Select: openTaskFields, Limit: limit}, func(raw []byte) error {
+		var r request.Record
+		if err := docstore.Decode(raw, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, docstore.Relabel(err, requestMsgs)
+	}
+	return out, nil
+}

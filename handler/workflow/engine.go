@@ -575,11 +575,17 @@ func (r *run) timer(ev Event) error {
 	}
 	task := &r.in.Tasks[ti]
 	if b.Interrupting {
-		taskID, tokenID, groups := task.ID, task.Token, task.CandidateGroups
+		taskID, tokenID, groups, performer := task.ID, task.Token, task.CandidateGroups, task.Performer
 		r.closeTask(ti, TaskInterrupted)
 		r.removeToken(tokenID)
-		r.history("escalated", "", b.ID, taskID, b.Duration.Text)
-		r.notify(Notification{ID: r.in.ID + "/escalated/" + taskID, Kind: "escalated", Task: taskID, Groups: groups})
+		if performer == PerformerRequester {
+			// The requester's time to answer ran out: where the flow
+			// leads (e.g. a failed end) says what is announced.
+			r.history("expired", "", b.ID, taskID, b.Duration.Text)
+		} else {
+			r.history("escalated", "", b.ID, taskID, b.Duration.Text)
+			r.notify(Notification{ID: r.in.ID + "/escalated/" + taskID, Kind: "escalated", Task: taskID, Groups: groups})
+		}
 		r.follow(tokenID, b.Outgoing)
 		return nil
 	}
