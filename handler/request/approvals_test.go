@@ -425,4 +425,3 @@ func keys(m map[string]int) []string {
 	slices.Sort(out)
 	return out
 }
-
