@@ -148,6 +148,18 @@ func Text(n request.Notice) string {
 			return fmt.Sprintf("profileflow: your profile change %s was not applied: %s", id, r)
 		}
 		return fmt.Sprintf("profileflow: your profile change %s was not applied.", id)
+	case "rejected":
+		if r := clip(n.Reason); r != "" {
+			return fmt.Sprintf("profileflow: your profile change %s was rejected: %s", id, r)
+		}
+		return fmt.Sprintf("profileflow: your profile change %s was rejected.", id)
+	case "sentBack":
+		if r := clip(n.Reason); r != "" {
+			return fmt.Sprintf("profileflow: your profile change %s was sent back for changes: %s", id, r)
+		}
+		return fmt.Sprintf("profileflow: your profile change %s was sent back for changes.", id)
+	case "expired":
+		return fmt.Sprintf("profileflow: your profile change %s expired: it was sent back and not answered in time.", id)
 	case "terminated":
 		return fmt.Sprintf("profileflow: your profile change %s was cancelled.", id)
 	case "taskAssigned":
