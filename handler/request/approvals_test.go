@@ -79,6 +79,15 @@ func TestDecideFourEyes(t *testing.T) {
 	if rec.RuntimeStatus != Completed || f.profile(t).LastName != "Byron" || f.profile(t).Version != 2 {
 		t.Fatalf("final %s, profile %+v", rec.RuntimeStatus, f.profile(t))
 	}
+	var decided []string
+	for _, h := range rec.History {
+		if h.Type == "TaskDecided" {
+			decided = append(decided, h.Actor+": "+h.Detail)
+		}
+	}
+	if len(decided) != 2 || !strings.HasPrefix(decided[0], "alice: Approve1-") || !strings.HasSuffix(decided[0], "approve (documents match)") || !strings.HasPrefix(decided[1], "bob: Approve2-") {
+		t.Fatalf("decisions in the history: %q", decided)
+	}
 	if n := len(rec.CustomStatus.Approvals); n != 2 || rec.CustomStatus.Approvals[0].Actor != "alice" || rec.CustomStatus.Approvals[0].Comment != "documents match" || rec.CustomStatus.Approvals[1].Actor != "bob" {
 		t.Fatalf("approvals = %+v", rec.CustomStatus.Approvals)
 	}

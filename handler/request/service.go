@@ -417,6 +417,11 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 		}
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "Request" + string(rec.RuntimeStatus), Actor: eff.Outcome.Actor, Detail: eff.Outcome.Reason})
 	}
+	for _, t := range eff.TasksDecided {
+		if d := t.Decision; d != nil && d.Decision != workflow.Resubmit {
+			rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskDecided", Actor: d.Actor, Detail: fmt.Sprintf("%s %s%s", t.ID, d.Decision, reasonSuffix(d.Comment))})
+		}
+	}
 	for _, t := range eff.TasksCreated {
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskAssigned", Detail: fmt.Sprintf("%s to %s", t.ID, strings.Join(t.CandidateGroups, ","))})
 	}

@@ -463,6 +463,7 @@ func (r *run) decide(ev Event) error {
 	t.Decision = &Decision{Decision: ev.Decision, Actor: ev.Actor, Comment: ev.Comment, At: r.now, Event: ev.ID}
 	taskID, tokenID := t.ID, t.Token
 	r.closeTask(idx, TaskCompleted)
+	r.eff.TasksDecided = append(r.eff.TasksDecided, r.in.Tasks[idx])
 	v := r.in.Vars
 	if ev.Decision == Resubmit {
 		vars, err := normalizeVars(ev.Vars)

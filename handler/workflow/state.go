@@ -200,6 +200,7 @@ type Effects struct {
 	TimersScheduled []Timer
 	TimersCancelled []string
 	TasksCreated    []Task
+	TasksDecided    []Task // work items decided in this step, with their Decision
 	Notifications   []Notification
 	Outcome         *Outcome // set when the instance became terminal in this step
 	Steps           int      // elements executed
