@@ -71,6 +71,7 @@ func Cases() []Case {
 		{Name: "idempotency: records", Run: idemRecords},
 		{Name: "idempotency: keys begin, replay, refuse and abandon", Run: idemKeys},
 		{Name: "notices: intent once, marked sent, absent after NoticeTTL", Run: notices},
+		{Name: "requests: the sweeper's queries select by saved waits", Run: waits},
 	}, attentionCases()...), expiryCases()...)
 }
 
