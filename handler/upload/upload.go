@@ -50,6 +50,9 @@ type Session struct {
 	// ServerWritten marks a session the handler created for files it
 	// streamed itself (the multipart PATCH); no SAS was ever issued for it.
 	ServerWritten bool `json:"serverWritten,omitempty"`
+	// BlobsDeletedAt is when the sweeper deleted the blobs of a session
+	// that expired unclaimed (see Expirer); nil before.
+	BlobsDeletedAt *time.Time `json:"blobsDeletedAt,omitempty"`
 	// ETag is the store's concurrency token.
 	ETag string `json:"-"`
 }
