@@ -290,31 +290,15 @@ func body(n request.Notice) string {
 	case "completed":
 		return fmt.Sprintf("profileflow: your profile change %s was applied.", id)
 	case "failed":
-		if r := clip(n.Reason); r != "" {
-			return fmt.Sprintf("profileflow: your profile change %s was not applied: %s", id, r)
-		}
-		return fmt.Sprintf("profileflow: your profile change %s was not applied.", id)
+		return withReason(fmt.Sprintf("profileflow: your profile change %s was not applied", id), n.Reason)
 	case "rejected":
-		if r := clip(n.Reason); r != "" {
-			return fmt.Sprintf("profileflow: your profile change %s was rejected: %s", id, r)
-		}
-		return fmt.Sprintf("profileflow: your profile change %s was rejected.", id)
+		return withReason(fmt.Sprintf("profileflow: your profile change %s was rejected", id), n.Reason)
 	case "sentBack":
-		if r := clip(n.Reason); r != "" {
-			return fmt.Sprintf("profileflow: your profile change %s was sent back for changes: %s", id, r)
-		}
-		return fmt.Sprintf("profileflow: your profile change %s was sent back for changes.", id)
+		return withReason(fmt.Sprintf("profileflow: your profile change %s was sent back for changes", id), n.Reason)
 	case "expired":
 		return fmt.Sprintf("profileflow: your profile change %s expired: it was sent back and not answered in time.", id)
 	case "terminated":
 		return fmt.Sprintf("profileflow: your profile change %s was cancelled.", id)
-	case "sentBack":
-		if r := clip(n.Reason); r != "" {
-			return fmt.Sprintf("profileflow: your profile change %s was sent back to you: %s", id, r)
-		}
-		return fmt.Sprintf("profileflow: your profile change %s was sent back to you.", id)
-	case "expired":
-		return fmt.Sprintf("profileflow: your profile change %s expired without an answer and was not applied.", id)
 	case "taskAssigned":
 		return fmt.Sprintf("profileflow: profile change %s waits for your approval.", id)
 	case "reminder":
@@ -325,6 +309,15 @@ func body(n request.Notice) string {
 		return fmt.Sprintf("profileflow: profile change %s was not decided in time and was escalated.", id)
 	}
 	return fmt.Sprintf("profileflow: news about your profile change %s (%s).", id, clip(n.Kind))
+}
+
+// withReason ends text with ": reason" (clipped) when there is one, else
+// with a full stop.
+func withReason(text, reason string) string {
+	if r := clip(reason); r != "" {
+		return text + ": " + r
+	}
+	return text + "."
 }
 
 // clip keeps text printable and short.
