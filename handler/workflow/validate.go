@@ -9,7 +9,7 @@ import "fmt"
 // one of their own, unconditioned, and whose other flows all have
 // conditions; an incoming flow on every element but the start and an
 // outgoing flow on every element but an end.
-func (b *builder) validate() error {
+func (b *builder) validate(process *node) error {
 	d := b.def
 	errAt := func(e *Element, format string, args ...any) error {
 		return &LoadError{Line: e.Line, ID: e.ID, Type: string(e.Type), Msg: fmt.Sprintf(format, args...)}
@@ -47,13 +47,13 @@ func (b *builder) validate() error {
 				if e.Default == nil {
 					return errAt(e, "default flow %q is not an outgoing flow of this gateway", def)
 				}
-				if e.Default.program != nil {
+				if e.Default.cond != nil {
 					return errAt(e, "default flow %q must not have a condition", def)
 				}
 			}
 			if len(e.Outgoing) > 1 {
 				for _, f := range e.Outgoing {
-					if f.program == nil && f != e.Default {
+					if f.cond == nil && f != e.Default {
 						return errAt(e, "outgoing flow %q has no condition and is not the default flow", f.ID)
 					}
 				}
@@ -67,7 +67,7 @@ func (b *builder) validate() error {
 		}
 	}
 	if d.Start == nil {
-		return &LoadError{Type: "process", ID: d.ID, Msg: "no start event"}
+		return process.errf("no start event")
 	}
 	return nil
 }
