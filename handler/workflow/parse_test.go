@@ -207,7 +207,7 @@ func TestParseInvalid(t *testing.T) {
 		{"no process", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"/>`, []string{"no process"}},
 		{"two processes", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"><bpmn:process id="A"/><bpmn:process id="B"/></bpmn:definitions>`, []string{`"B"`, "none has isExecutable"}},
 		{"collaboration", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"><bpmn:collaboration id="C"/></bpmn:definitions>`, []string{"collaboration", `"C"`, "line 1"}},
-		{"no start", proc(`<bpmn:endEvent id="E" />`), []string{"E", "no incoming"}},
+		{"no start", proc(`<bpmn:endEvent id="E" />`), []string{`process "P"`, "no start event", "line 4"}},
 		{"no start event at all", proc(``), []string{"no start event"}},
 		{"flow to unknown", proc(startEnd + `<bpmn:sequenceFlow id="F" sourceRef="S" targetRef="Nowhere" />`), []string{`"F"`, "Nowhere", "line 5"}},
 		{"flow from unknown", proc(startEnd + `<bpmn:sequenceFlow id="F" sourceRef="Ghost" targetRef="E" />`), []string{"Ghost"}},

@@ -1,6 +1,9 @@
 package workflow
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // validate checks the graph rules of a built model, each failure a
 // *LoadError naming the element: exactly one start event; boundary timers
@@ -13,6 +16,9 @@ func (b *builder) validate(process *node) error {
 	d := b.def
 	errAt := func(e *Element, format string, args ...any) error {
 		return &LoadError{Line: e.Line, ID: e.ID, Type: string(e.Type), Msg: fmt.Sprintf(format, args...)}
+	}
+	if !slices.ContainsFunc(d.order, func(e *Element) bool { return e.Type == StartEvent }) {
+		return process.errf("no start event")
 	}
 	for _, e := range d.order {
 		switch e.Type {
@@ -65,9 +71,6 @@ func (b *builder) validate(process *node) error {
 		if e.Type != StartEvent && len(e.Incoming) == 0 {
 			return errAt(e, "no incoming sequence flow")
 		}
-	}
-	if d.Start == nil {
-		return process.errf("no start event")
 	}
 	return nil
 }
