@@ -236,7 +236,7 @@ func (r Record) CanRead(p domain.Principal) bool {
 		if t.Decision != nil && t.Decision.Actor == p.Subject {
 			return true
 		}
-		if t.State == workflow.TaskOpen && (t.Assignee == p.Subject || slices.ContainsFunc(t.CandidateGroups, p.InGroup)) {
+		if t.State == workflow.TaskOpen && (t.Assignee == p.Subject || slices.Contains(t.CandidateUsers, p.Subject) || slices.ContainsFunc(t.CandidateGroups, p.InGroup)) {
 			return true
 		}
 	}
