@@ -158,6 +158,10 @@ type Record struct {
 	// record for NeedingAttention while Attention is set ("" otherwise).
 	// Callers carry it over unchanged from the record they read.
 	AttentionIndex string `json:"attentionIndex,omitempty"`
+	// AnswerLease marks an answer to a send-back in progress until
+	// AnswerLeaseUntil (Service.Answer), so two answers cannot both pass.
+	AnswerLease      string     `json:"answerLease,omitempty"`
+	AnswerLeaseUntil *time.Time `json:"answerLeaseUntil,omitempty"`
 	// Superseded are documents an answer to a send-back replaced; kept
 	// for the audit trail, no longer evidence of the change.
 	Superseded []Attachment `json:"superseded,omitempty"`

@@ -311,7 +311,7 @@ func TestDefaultSurvivesJSONRoundTrip(t *testing.T) {
 // TestDefaultSendBack walks the send-back loop of the default definition:
 // the request goes to the requester (only they may answer), the answer's
 // variables replace the change's, the documents are scanned again, and the
-// request returns to the task that sent it back, four-eyes intact.
+// request is approved anew from the first level, four-eyes intact.
 func TestDefaultSendBack(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -320,7 +320,7 @@ func TestDefaultSendBack(t *testing.T) {
 		backTo   string   // task the answer returns to
 	}{
 		{"from the first approval", nil, "alice", "Approve1"},
-		{"from the second approval", []string{"alice"}, "bob", "Approve2"},
+		{"from the second approval", []string{"alice"}, "bob", "Approve1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -363,9 +363,12 @@ func TestDefaultSendBack(t *testing.T) {
 			if len(back) != 1 || back[0].Element != tc.backTo {
 				t.Fatalf("answer went to %+v, want %s", back, tc.backTo)
 			}
-			// The first-level approver still cannot give the second approval.
-			if tc.backTo == "Approve2" {
-				_, err = in.Deliver(context.Background(), def, decision("again", back[0].ID, Approve, "alice", approver, ""), t0.Add(4*time.Hour), svc)
+			// An answer is approved anew from the first level; whoever
+			// approved a first level before still cannot give the second.
+			if len(tc.approved) > 0 {
+				mustDeliver(t, in, def, decision("again1", back[0].ID, Approve, "dave", approver, ""), t0.Add(4*time.Hour), svc)
+				second := in.OpenTasks()[0]
+				_, err = in.Deliver(context.Background(), def, decision("again2", second.ID, Approve, "alice", approver, ""), t0.Add(4*time.Hour), svc)
 				wantKind(t, err, domain.KindForbidden)
 			}
 			for in.Status == StatusRunning {

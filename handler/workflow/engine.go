@@ -530,7 +530,7 @@ func (r *run) mayDecide(t *Task, e *Element, ev Event) error {
 	for _, other := range r.in.Tasks {
 		if other.Decision != nil && other.Decision.Decision == Approve && other.Decision.Actor == ev.Actor &&
 			(slices.Contains(e.DistinctFrom, other.Element)) {
-			return domain.E(domain.KindForbidden, "a second approval must come from a different approver")
+			return domain.E(domain.KindForbidden, "four-eyes: %s decided %s, so another approver must decide %s", ev.Actor, other.Element, e.ID)
 		}
 	}
 	return nil
