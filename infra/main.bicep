@@ -171,7 +171,6 @@ module hostStorage 'modules/storage-host.bicep' = {
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
     blobDnsZoneId: network.outputs.dnsZoneIds.blob
     queueDnsZoneId: network.outputs.dnsZoneIds.queue
-    tableDnsZoneId: network.outputs.dnsZoneIds.table
   }
 }
 

@@ -2,12 +2,12 @@
 // run by web-tree-sitter) and prints one JSON document on stdout:
 //
 //   {"files":[{"file", "errors":[{"line","column","near"}],
-//              "statements":[{"kind","name","type","decorators","value"}]}]}
+//              "statements":[{"kind","name","type","decorators","assigned","value"}]}]}
 //
 // kind is the declaration keyword (resource, module, param, var, output,
 // targetScope, func, type, import, metadata); type is a resource's
-// 'Type@apiVersion' or a module's path; value is the declaration's body
-// converted to JSON: objects → objects, arrays → arrays, literal strings,
+// 'Type@apiVersion' or a module's path; value is what follows '=' (absent
+// for a param without default), converted to JSON: objects → objects, arrays → arrays, literal strings,
 // numbers and booleans → themselves, null → null, `if (c) {…}` → the object
 // with "$if": c, `[for … : x]` → {"$for": header, "$body": x}, and any other
 // expression → {"$expr": source text}. Interpolated strings keep their
@@ -84,10 +84,17 @@ function statements(root) {
     const named = node.namedChildren.filter((c) => c.type !== 'comment');
     const ident = named.find((c) => c.type === 'identifier');
     const str = named.find((c) => c.type === 'string');
-    const last = named[named.length - 1];
     const st = { kind, name: ident ? ident.text : '', decorators };
     if ((kind === 'resource' || kind === 'module') && str) st.type = stringValue(str);
-    if (last && last !== ident && last !== str) st.value = convert(last);
+    // The value is what follows '=' (a param without one has no default).
+    const eq = node.children.findIndex((c) => c.type === '=');
+    if (eq >= 0) {
+      const value = node.children.slice(eq + 1).find((c) => c.isNamed && c.type !== 'comment');
+      if (value) {
+        st.assigned = true;
+        st.value = convert(value);
+      }
+    }
     list.push(st);
     decorators = [];
   }
@@ -144,10 +151,14 @@ function convert(node) {
   }
 }
 
+// exitCode, not process.exit: stdout to a pipe is flushed only as the
+// process ends normally.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => {
+    process.exitCode = code;
+  },
   (err) => {
     process.stderr.write(`bicep.mjs: ${err.stack || err}\n`);
-    process.exit(2);
+    process.exitCode = 2;
   },
 );
