@@ -28,7 +28,9 @@ type SyntaxError struct {
 	Near   string `json:"near"`
 }
 
-func (e SyntaxError) String() string { return fmt.Sprintf("%d:%d: syntax error near %q", e.Line, e.Column, e.Near) }
+func (e SyntaxError) String() string {
+	return fmt.Sprintf("%d:%d: syntax error near %q", e.Line, e.Column, e.Near)
+}
 
 // Statement is one top-level declaration. Value is the body as JSON
 // values (map[string]any, []any, string, float64, bool, nil); expressions
