@@ -13,8 +13,12 @@ param environmentName string
 @description('Required. Azure region of every resource.')
 param location string
 
-@description('Optional. Object id of the deploying user or pipeline; gets Key Vault Secrets Officer so it can read the secrets it set. Empty = none.')
+@description('Optional. Object id of the deploying user or pipeline; gets Key Vault Secrets Officer (the secrets it sets) and Storage Blob Data Contributor on the web account (publishing the UI). Empty = none.')
 param principalId string = ''
+
+@allowed(['User', 'ServicePrincipal'])
+@description('Optional. Kind of principalId: a user (azd up from a workstation) or a pipeline\'s service principal.')
+param principalType string = 'User'
 
 @minValue(1)
 @maxValue(64)
@@ -183,9 +187,6 @@ module uploadShards 'modules/storage-upload.bicep' = [for (name, i) in uploadAcc
     tags: tags
     corsOrigin: corsOrigin
     principalId: identity.outputs.principalId
-    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
-    blobDnsZoneId: network.outputs.dnsZoneIds.blob
-    queueDnsZoneId: network.outputs.dnsZoneIds.queue
     quarantineRetentionDays: quarantineRetentionDays
     cleanCoolAfterDays: cleanCoolAfterDays
     identityId: identity.outputs.id
@@ -205,6 +206,8 @@ module web 'modules/storage-web.bicep' = {
     name: webAccountName
     location: location
     tags: tags
+    deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
   }
 }
 
@@ -248,6 +251,7 @@ module keyVault 'modules/keyvault.bicep' = {
     tags: tags
     appPrincipalId: identity.outputs.principalId
     deployerPrincipalId: principalId
+    deployerPrincipalType: principalType
     twilioAuthToken: twilioAuthToken
     mfaTokenKey: mfaTokenKey
     privateEndpointSubnetId: network.outputs.privateEndpointSubnetId

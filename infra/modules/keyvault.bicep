@@ -12,6 +12,9 @@ param tags object = {}
 param appPrincipalId string
 @description('Optional. Object id of the deployer; empty = none.')
 param deployerPrincipalId string = ''
+@allowed(['User', 'ServicePrincipal'])
+@description('Optional. Kind of the deployer principal.')
+param deployerPrincipalType string = 'User'
 @secure()
 @description('Optional. Twilio auth token; empty = leave the secret as it is.')
 param twilioAuthToken string = ''
@@ -71,7 +74,7 @@ resource deployerManages 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
   name: guid(vault.id, deployerPrincipalId, secretsOfficer)
   properties: {
     principalId: deployerPrincipalId
-    principalType: 'User'
+    principalType: deployerPrincipalType
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', secretsOfficer)
   }
 }

@@ -73,7 +73,7 @@ resource appNsg 'Microsoft.Network/networkSecurityGroups@2024-05-01' = {
       {
         name: 'allow-https-internet'
         properties: {
-          description: 'Twilio, Entra ID (token keys), Application Insights, and Service Bus Standard (public endpoint)'
+          description: 'Twilio, Entra ID (token keys), Application Insights, Service Bus Standard and the upload shards (public endpoints)'
           priority: 200
           direction: 'Outbound'
           access: 'Allow'
@@ -281,6 +281,8 @@ resource vnet 'Microsoft.Network/virtualNetworks@2024-05-01' = {
         properties: {
           addressPrefix: appPrefix
           networkSecurityGroup: { id: appNsg.id }
+          // Upload shards over the storage backbone without private endpoint data charges.
+          serviceEndpoints: [{ service: 'Microsoft.Storage' }]
           delegations: [
             { name: 'flex', properties: { serviceName: 'Microsoft.App/environments' } }
           ]

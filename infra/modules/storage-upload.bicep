@@ -3,7 +3,10 @@
 // containers, blob CORS for the UI origin, lifecycle rules, and the Event Grid
 // system topic whose subscription drives the ScanAttachment blob trigger.
 // Browsers upload with user delegation SAS, so shared keys stay off while the
-// public endpoint stays on; the app reaches it through a private endpoint.
+// public endpoint stays on. The app reaches it over the Microsoft.Storage
+// service endpoint of its subnet: a private endpoint would add no isolation
+// to an account open to browsers, and bills every byte the scans read
+// (docs/deploy.md).
 @description('Required. Account name.')
 param name string
 @description('Required. Region.')
@@ -16,12 +19,6 @@ param corsOrigin string
 param principalId string
 @description('Required. Resource id of the app\'s managed identity (Event Grid dead-lettering).')
 param identityId string
-@description('Required. Subnet of the private endpoints.')
-param privateEndpointSubnetId string
-@description('Required. Private DNS zone of blob endpoints.')
-param blobDnsZoneId string
-@description('Required. Private DNS zone of queue endpoints.')
-param queueDnsZoneId string
 @description('Optional. Days a quarantined document is kept.')
 param quarantineRetentionDays int = 90
 @description('Optional. Days after which a clean document moves to the cool tier.')
@@ -157,32 +154,6 @@ resource roleAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
   }
 }]
-
-module blobEndpoint 'private-endpoint.bicep' = {
-  name: 'pe-${name}-blob'
-  params: {
-    name: 'pe-${name}-blob'
-    location: location
-    tags: tags
-    subnetId: privateEndpointSubnetId
-    serviceId: account.id
-    groupId: 'blob'
-    dnsZoneId: blobDnsZoneId
-  }
-}
-
-module queueEndpoint 'private-endpoint.bicep' = {
-  name: 'pe-${name}-queue'
-  params: {
-    name: 'pe-${name}-queue'
-    location: location
-    tags: tags
-    subnetId: privateEndpointSubnetId
-    serviceId: account.id
-    groupId: 'queue'
-    dnsZoneId: queueDnsZoneId
-  }
-}
 
 resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
   name: 'evgt-${name}'
