@@ -79,7 +79,6 @@ resource queueResources 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = [f
     deadLetteringOnMessageExpiration: q.deadLetteringOnMessageExpiration
     defaultMessageTimeToLive: q.defaultMessageTimeToLive
     requiresSession: false
-    enablePartitioning: false
   }
 }]
 

@@ -1,7 +1,7 @@
 // The Functions host's storage account (AzureWebJobsStorage): host locks,
 // timer schedules, blob trigger receipts, the Flex deployment package and
-// the Event Grid dead-letter container. Reached only through private
-// endpoints, with the app's identity (no shared keys).
+// the Event Grid dead-letter container. The app reaches it through private
+// endpoints with its identity (no shared keys).
 @description('Required. Account name.')
 param name string
 @description('Required. Region.')
@@ -39,7 +39,10 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     allowSharedKeyAccess: false
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Disabled'
+    // Selected networks only: no network rule admits anyone, so the app uses
+    // the private endpoints and only trusted services with a managed identity
+    // (Event Grid dead-lettering) pass; 'Disabled' would block those too.
+    publicNetworkAccess: 'Enabled'
     networkAcls: {
       defaultAction: 'Deny'
       bypass: 'AzureServices'
