@@ -95,9 +95,10 @@ var successStatus = map[string]int{
 	"StatusTemporaryRedirect": 307,
 }
 
-// handlerStatuses returns, per Server method, the net/http status constants
-// below 400 its body names (the statuses it answers with on success; errors
-// go through writeError and errorTable).
+// handlerStatuses returns, per function or method of this package, the
+// net/http status constants below 400 its body names, or the functions of
+// this package it calls name (the statuses it answers with on success;
+// errors go through writeError and errorTable).
 func handlerStatuses(t *testing.T) map[string][]int {
 	t.Helper()
 	fset := token.NewFileSet()
@@ -105,11 +106,12 @@ func handlerStatuses(t *testing.T) map[string][]int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string][]int{}
 	errorNames := map[string]bool{}
 	for _, o := range errorTable {
 		errorNames[httpStatusName(o.status)] = true
 	}
+	direct := map[string]map[int]bool{}
+	calls := map[string][]string{}
 	for _, fname := range files {
 		if strings.HasSuffix(fname, "_test.go") {
 			continue
@@ -120,32 +122,59 @@ func handlerStatuses(t *testing.T) map[string][]int {
 		}
 		for _, decl := range f.Decls {
 			fn, ok := decl.(*ast.FuncDecl)
-			if !ok || fn.Recv == nil || fn.Body == nil {
+			if !ok || fn.Body == nil {
 				continue
 			}
-			seen := map[int]bool{}
+			name := fn.Name.Name
+			if direct[name] == nil {
+				direct[name] = map[int]bool{}
+			}
 			ast.Inspect(fn.Body, func(n ast.Node) bool {
-				sel, ok := n.(*ast.SelectorExpr)
-				if !ok {
-					return true
-				}
-				pkg, ok := sel.X.(*ast.Ident)
-				name := sel.Sel.Name
-				if !ok || pkg.Name != "http" || !strings.HasPrefix(name, "Status") || name == "StatusText" {
-					return true
-				}
-				if code, known := successStatus[name]; known {
-					seen[code] = true
-				} else if !errorNames[name] {
-					t.Errorf("%s: %s uses http.%s; add it to successStatus", fname, fn.Name.Name, name)
+				switch x := n.(type) {
+				case *ast.CallExpr:
+					switch f := x.Fun.(type) {
+					case *ast.Ident:
+						calls[name] = append(calls[name], f.Name)
+					case *ast.SelectorExpr:
+						calls[name] = append(calls[name], f.Sel.Name)
+					}
+				case *ast.SelectorExpr:
+					pkg, ok := x.X.(*ast.Ident)
+					c := x.Sel.Name
+					if !ok || pkg.Name != "http" || !strings.HasPrefix(c, "Status") || c == "StatusText" {
+						return true
+					}
+					if code, known := successStatus[c]; known {
+						direct[name][code] = true
+					} else if !errorNames[c] {
+						t.Errorf("%s: %s uses http.%s; add it to successStatus", fname, name, c)
+					}
 				}
 				return true
 			})
-			for c := range seen {
-				out[fn.Name.Name] = append(out[fn.Name.Name], c)
-			}
-			sort.Ints(out[fn.Name.Name])
 		}
+	}
+	out := map[string][]int{}
+	for name := range direct {
+		seen, codes := map[string]bool{}, map[int]bool{}
+		var visit func(string)
+		visit = func(fn string) {
+			if seen[fn] || direct[fn] == nil {
+				return
+			}
+			seen[fn] = true
+			for c := range direct[fn] {
+				codes[c] = true
+			}
+			for _, callee := range calls[fn] {
+				visit(callee)
+			}
+		}
+		visit(name)
+		for c := range codes {
+			out[name] = append(out[name], c)
+		}
+		sort.Ints(out[name])
 	}
 	return out
 }
