@@ -168,3 +168,29 @@ func TestParametersFileMatchesMain(t *testing.T) {
 		t.Errorf("main.parameters.json lacks required parameters %v", missing)
 	}
 }
+
+var describedParam = regexp.MustCompile(`^@description\('(Required|Optional)\. `)
+
+// Every parameter says what it is, prefixed Required. or Optional. (the
+// Azure Verified Modules convention), and a Required. one has no default
+// while an Optional. one has one.
+func TestParametersDescribed(t *testing.T) {
+	for p, f := range templates(t) {
+		for _, prm := range f.All("param") {
+			kind := ""
+			for _, d := range prm.Decorators {
+				if m := describedParam.FindStringSubmatch(d); m != nil {
+					kind = m[1]
+				}
+			}
+			switch {
+			case kind == "":
+				t.Errorf("%s: param %s has no @description('Required. …') or ('Optional. …')", p, prm.Name)
+			case kind == "Required" && prm.Assigned:
+				t.Errorf("%s: param %s is described Required. but has a default", p, prm.Name)
+			case kind == "Optional" && !prm.Assigned:
+				t.Errorf("%s: param %s is described Optional. but has no default", p, prm.Name)
+			}
+		}
+	}
+}
