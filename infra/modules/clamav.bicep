@@ -28,7 +28,7 @@ resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' existin
   name: logAnalyticsWorkspaceName
 }
 
-resource environment 'Microsoft.App/managedEnvironments@2024-03-01' = {
+resource managedEnvironment 'Microsoft.App/managedEnvironments@2024-03-01' = {
   name: 'cae-${resourceToken}'
   location: location
   tags: tags
@@ -53,7 +53,7 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
   location: location
   tags: tags
   properties: {
-    environmentId: environment.id
+    environmentId: managedEnvironment.id
     workloadProfileName: 'Consumption'
     configuration: {
       ingress: {
@@ -102,8 +102,8 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
 module dns 'clamav-dns.bicep' = {
   name: 'clamav-dns'
   params: {
-    domain: environment.properties.defaultDomain
-    staticIp: environment.properties.staticIp
+    domain: managedEnvironment.properties.defaultDomain
+    staticIp: managedEnvironment.properties.staticIp
     vnetId: vnetId
     tags: tags
   }
