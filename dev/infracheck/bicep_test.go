@@ -194,3 +194,21 @@ func TestParametersDescribed(t *testing.T) {
 		}
 	}
 }
+
+// Bicep functions a symbol of the same name would hide in its file.
+var builtinFunctions = []string{"environment", "resourceGroup", "subscription", "tenant", "deployment", "managementGroup", "reference", "resourceId", "guid", "uniqueString", "union", "concat", "range", "length", "json", "string", "int", "bool", "array", "items", "last", "first", "split", "join", "empty", "contains"}
+
+// No declared symbol hides a built-in function.
+func TestNoSymbolHidesBuiltin(t *testing.T) {
+	builtin := map[string]bool{}
+	for _, f := range builtinFunctions {
+		builtin[f] = true
+	}
+	for p, f := range templates(t) {
+		for _, s := range f.Statements {
+			if builtin[s.Name] {
+				t.Errorf("%s: %s %s hides the built-in function %s()", p, s.Kind, s.Name, s.Name)
+			}
+		}
+	}
+}

@@ -258,7 +258,7 @@ func TestFunctionBindingsProvisioned(t *testing.T) {
 	if checked < 4 {
 		t.Errorf("only %d queue/blob bindings checked", checked)
 	}
-	sub := m["infra/modules/storage-upload.bicep"].Find("resource", "subscription")
+	sub := m["infra/modules/storage-upload.bicep"].Find("resource", "scanSubscription")
 	if sub == nil {
 		t.Fatal("storage-upload.bicep: no Event Grid subscription")
 	}

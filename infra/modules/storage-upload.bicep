@@ -171,7 +171,7 @@ resource topic 'Microsoft.EventGrid/systemTopics@2025-02-15' = {
 
 // Flex Consumption runs blob triggers only from Event Grid: BlobCreated in
 // landing goes to the host's blobs webhook of this shard's function.
-resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (!empty(blobsExtensionKey)) {
+resource scanSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2025-02-15' = if (!empty(blobsExtensionKey)) {
   parent: topic
   name: 'landing-to-${toLower(scanFunctionName)}'
   properties: {
