@@ -66,13 +66,14 @@ unit:
 
 # Benchmarks (not part of `make test`, which only compiles them), then the
 # scan's figures: the pipeline without and with clamd against clamd alone
-# on the same 25 MiB PDF and PNG (3 iterations of all three), and the
+# on the same 25 MiB PDF and PNG (3 iterations of all three), the
 # handler's peak memory while one 25 MiB document is scanned through the
-# development host.
+# development host, and the Cosmos DB operations one request costs (the
+# figures behind the RU/s of docs/deploy.md).
 bench: deps package
 	$(GO) test -run '^$$' -bench . -skip '^BenchmarkPipelineClamd$$' -benchmem ./handler/... ./dev/...
 	$(GO) test -run '^$$' -bench '^BenchmarkPipelineClamd$$' -benchtime 3x ./handler/scan
-	$(GO) test -tags bench -run '^TestPeakMemory$$' -count=1 -v ./handler/e2e
+	$(GO) test -tags bench -run '^(TestPeakMemory|TestCosmosOperationsPerRequest)$$' -count=1 -v ./handler/e2e
 
 # Long fuzz runs, FUZZTIME each (not part of `make test`; the seed corpora run there).
 fuzz:

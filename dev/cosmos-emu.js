@@ -50,6 +50,11 @@
 //     "PreconditionFailed" or "ServiceUnavailable" …,"message":…}), x-ms-retry-after-ms and
 //     x-ms-substatus (3200 by default for 429); GET /_test/faults returns
 //     {"status","remaining","served"}; DELETE /_test/faults clears.
+//     GET /_test/ops counts the document operations answered since the
+//     last DELETE /_test/ops, by container and outcome:
+//     {"<container>":{"read":n,"readMissing":n,"write":n,"writeRefused":n,"query":n}}
+//     (write = create, replace, upsert or delete answered 2xx; writeRefused
+//     = answered 4xx, e.g. a 412 on a stale ETag or a 409 on a duplicate id).
 // Not like Azure: authentication is not checked; there is one partition key
 // range; single-partition OFFSET LIMIT, GROUP BY, DISTINCT and LIKE do not
 // parse (the stock query engine, @zeit/cosmosdb-query); an item's ttl is not
@@ -772,7 +777,30 @@ function readBody(req) {
   });
 }
 
+// --- operation counts (test hook) ---------------------------------------------
+
+let ops = {};
+
+// countOp records the outcome of one document request once it is answered.
+function countOp(req, res, pathname) {
+  const m = pathname.match(/^\/dbs\/[^/]+\/colls\/([^/]+)\/docs(\/[^/]+)?\/?$/);
+  if (!m) return;
+  res.on("finish", () => {
+    const c = (ops[m[1]] = ops[m[1]] || { read: 0, readMissing: 0, write: 0, writeRefused: 0, query: 0 });
+    const isQuery = req.method === "POST" && isTrueHeader(req, "x-ms-documentdb-isquery");
+    if (isQuery) c.query += 1;
+    else if (req.method === "GET" && m[2]) c[res.statusCode < 300 ? "read" : "readMissing"] += 1;
+    else if (req.method !== "GET") c[res.statusCode < 300 ? "write" : "writeRefused"] += 1;
+  });
+}
+
 async function testEndpoint(req, res, pathname) {
+  if (pathname === "/_test/ops") {
+    await readBody(req);
+    if (req.method === "DELETE") ops = {};
+    else if (req.method !== "GET") return sendJSON(res, 405, { code: "MethodNotAllowed", message: "GET or DELETE" });
+    return sendJSON(res, 200, ops);
+  }
   if (pathname !== "/_test/faults") return sendJSON(res, 404, { code: "NotFound", message: "no such test endpoint" });
   const state = () => ({ status: faults.status, remaining: faults.remaining, served: faults.served });
   if (req.method === "GET") return sendJSON(res, 200, state());
@@ -826,6 +854,7 @@ function intercept(req, res) {
     testEndpoint(req, res, pathname).catch(err => sendJSON(res, 500, { code: "InternalServerError", message: String(err) }));
     return true;
   }
+  countOp(req, res, pathname);
   if (faults.remaining <= 0 || !pathname.includes(faults.match) || (faults.method && req.method !== faults.method)) return false;
   faults.remaining -= 1;
   faults.served += 1;

@@ -160,3 +160,51 @@ func (c *Cosmos) faultCall(ctx context.Context, method string, body any) (FaultS
 	}
 	return st, nil
 }
+
+// OpCounts are the document operations of one container the stand-in
+// answered (GET /_test/ops): reads found and missing, writes (create,
+// replace, upsert, delete) done and refused (4xx), and queries.
+type OpCounts struct {
+	Read         int `json:"read"`
+	ReadMissing  int `json:"readMissing"`
+	Write        int `json:"write"`
+	WriteRefused int `json:"writeRefused"`
+	Query        int `json:"query"`
+}
+
+// Ops returns the operation counts by container since the last ResetOps.
+func (c *Cosmos) Ops(ctx context.Context) (map[string]OpCounts, error) {
+	out := map[string]OpCounts{}
+	return out, c.opsCall(ctx, http.MethodGet, &out)
+}
+
+// ResetOps sets every operation count to zero.
+func (c *Cosmos) ResetOps(ctx context.Context) error {
+	return c.opsCall(ctx, http.MethodDelete, nil)
+}
+
+func (c *Cosmos) opsCall(ctx context.Context, method string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+"_test/ops", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("cosmos stand-in ops: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("cosmos stand-in ops: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("cosmos stand-in ops: %s: %s", resp.Status, raw)
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("cosmos stand-in ops: %w", err)
+	}
+	return nil
+}

@@ -19,13 +19,14 @@ type Setting struct {
 	Required bool   // start-up fails, naming it, when missing
 	Secret   bool   // never logged; a Key Vault reference in Azure
 	Local    bool   // local development only; absent from the Azure deployment
+	Host     bool   // set by the Functions host at start-up, never by a deployment
 	Doc      string
 }
 
 // Settings is the one list of setting names the app reads.
 var Settings = []Setting{
-	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Doc: "port the Functions host tells the handler to listen on (set by the host)"},
-	{Name: "FUNCTIONS_HTTPWORKER_PORT", Doc: "legacy name of the handler port, used when FUNCTIONS_CUSTOMHANDLER_PORT is unset"},
+	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Host: true, Doc: "port the Functions host tells the handler to listen on (set by the host)"},
+	{Name: "FUNCTIONS_HTTPWORKER_PORT", Host: true, Doc: "legacy name of the handler port, used when FUNCTIONS_CUSTOMHANDLER_PORT is unset"},
 	{Name: "PROFILEFLOW_LOG_LEVEL", Default: "info", Doc: "debug, info, warn or error"},
 
 	{Name: "OIDC_ISSUER_URL", Required: true, Doc: "OpenID Connect issuer of bearer tokens (Entra ID tenant v2.0 issuer in Azure; the development host's /dev/oidc locally)"},
