@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/profileflow/profileflow/dev/local"
 	"github.com/profileflow/profileflow/handler/config"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
+	"github.com/profileflow/profileflow/handler/stores"
 )
 
 func readJSON(t *testing.T, p string, v any) {
@@ -316,10 +318,24 @@ func TestCosmosContainersMatchCode(t *testing.T) {
 	if db := f.Find("param", "databaseName"); db == nil || db.Value != env["COSMOS_DATABASE"] {
 		t.Errorf("cosmos.bicep databaseName default %v, want %s", db, env["COSMOS_DATABASE"])
 	}
-	// The handler runs no query: nothing beyond id needs indexing.
-	ip := varObject(t, f, "indexingPolicy")
-	if !reflect.DeepEqual(ip["excludedPaths"], []any{map[string]any{"path": "/*"}}) {
-		t.Errorf("indexing policy %v does not exclude every path", ip)
+	// Exactly the paths the stores' queries filter on are indexed.
+	wantIdx := map[string][]string{}
+	for setting, paths := range stores.QueriedPaths {
+		wantIdx[env[setting]] = paths
+	}
+	for _, c := range varList(t, f, "containers") {
+		name := c["name"].(string)
+		var gotIdx []string
+		list, _ := c["indexed"].([]any)
+		for _, p := range list {
+			gotIdx = append(gotIdx, p.(string))
+		}
+		w := slices.Clone(wantIdx[name])
+		slices.Sort(w)
+		slices.Sort(gotIdx)
+		if !slices.Equal(gotIdx, w) {
+			t.Errorf("container %s: Bicep indexes %v, the code's queries filter on %v", name, gotIdx, w)
+		}
 	}
 }
 

@@ -25,22 +25,29 @@ param databaseName string = 'profileflow'
 
 // name = the default of the COSMOS_CONTAINER_* setting; ttl -1 turns TTL on
 // with no default, so only documents carrying "ttl" expire.
+// indexed: the paths the handler's queries filter on (stores.QueriedPaths);
+// every other path is excluded, so writes cost the fewest RU.
 var containers = [
-  { name: 'profiles', partitionKey: '/id', ttl: null }
-  { name: 'requests', partitionKey: '/id', ttl: null }
-  { name: 'uploads', partitionKey: '/id', ttl: -1 }
-  { name: 'mfa', partitionKey: '/id', ttl: -1 }
-  { name: 'idempotency', partitionKey: '/id', ttl: -1 }
+  { name: 'profiles', partitionKey: '/id', ttl: null, indexed: [] }
+  {
+    name: 'requests'
+    partitionKey: '/id'
+    ttl: null
+    indexed: [
+      '/type/?'
+      '/taskIndex/groups/[]/?'
+      '/taskIndex/actors/[]/?'
+      '/taskIndex/latest/?'
+      '/sweepAttentionSince/?'
+      '/sweepScanSince/?'
+      '/sweepTimerDue/?'
+    ]
+  }
+  { name: 'uploads', partitionKey: '/id', ttl: -1, indexed: ['/sweepUnclaimedUntil/?'] }
+  { name: 'mfa', partitionKey: '/id', ttl: -1, indexed: [] }
+  { name: 'idempotency', partitionKey: '/id', ttl: -1, indexed: [] }
 ]
 
-// The handler runs no query (point reads and writes by id only), so no path
-// is indexed: writes cost the fewest RU.
-var indexingPolicy = {
-  indexingMode: 'consistent'
-  automatic: true
-  includedPaths: []
-  excludedPaths: [{ path: '/*' }]
-}
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2024-11-15' = {
   name: name
@@ -75,7 +82,12 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
     resource: union({
       id: c.name
       partitionKey: { paths: [c.partitionKey], kind: 'Hash', version: 2 }
-      indexingPolicy: indexingPolicy
+      indexingPolicy: {
+        indexingMode: 'consistent'
+        automatic: true
+        includedPaths: [for p in c.indexed: { path: p }]
+        excludedPaths: [{ path: '/*' }]
+      }
     }, c.ttl == null ? {} : { defaultTtl: c.ttl })
   }
 }]

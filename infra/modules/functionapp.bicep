@@ -103,6 +103,13 @@ var appSettings = {
   CLAMAV_TIMEOUT: '60s'
   UPLOAD_SAS_TTL: '30m'
   UPLOAD_BLOCK_SIZE: '4194304'
+  SWEEP_BATCH: '200'
+  SWEEP_QUIET: '2m'
+  SWEEP_ATTENTION_FALLBACK_AFTER: '1h'
+  SWEEP_SCAN_REDRIVE_AFTER: '30m'
+  SWEEP_SCAN_FAIL_AFTER: '2h'
+  SWEEP_TIMER_GRACE: '10m'
+  SWEEP_UPLOAD_DELETE_AFTER: '1h'
 
   AzureWebJobsStorage__accountName: hostStorageName
   AzureWebJobsStorage__credential: 'managedidentity'
