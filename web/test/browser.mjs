@@ -1,0 +1,296 @@
+// Browser scenarios of the web UI, run by dev/webui's Go tests against the
+// local system they start:  node web/test/browser.mjs <scenario>
+// PF_PARAMS (JSON): url (the development host), docs (folder of the test
+// documents), artifacts (where a failing scenario leaves screenshots and the
+// console), chromium (executable), and the scenario's own parameters.
+// Debian's Chromium runs headless through playwright-core. Each scenario
+// throws on a failed check; the last stdout line "RESULT {json}" carries its
+// figures. Any console error or warning, or uncaught page error, fails it.
+import { chromium } from "playwright-core";
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+const P = JSON.parse(process.env.PF_PARAMS || "{}");
+const scenario = process.argv[2];
+const ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"];
+const T = { timeout: 90_000 };
+
+function check(cond, msg) {
+  if (!cond) throw new Error(`check failed: ${msg}`);
+}
+const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
+
+const browser = await chromium.launch({ executablePath: P.chromium, headless: true, args: ARGS });
+const pages = [];
+const consoleLines = [];
+const problems = [];
+// Console messages a scenario provokes on purpose (e.g. a refused
+// decision's HTTP status); everything else that is an error or warning fails.
+const expected = [];
+
+async function newPage(name, viewport = { width: 1024, height: 900 }) {
+  const ctx = await browser.newContext({ viewport });
+  const page = await ctx.newPage();
+  page.on("console", (m) => {
+    const line = `[${name}] ${m.type()}: ${m.text()}`;
+    consoleLines.push(line);
+    if ((m.type() === "error" || m.type() === "warning") && !expected.some((re) => re.test(m.text()))) problems.push(line);
+  });
+  page.on("pageerror", (e) => { consoleLines.push(`[${name}] pageerror: ${e.message}`); problems.push(`[${name}] uncaught: ${e.message}`); });
+  pages.push([name, page]);
+  return page;
+}
+
+async function signIn(page, sub, { approver = false } = {}) {
+  await page.goto(`${P.url}/#/signin`);
+  await page.getByLabel("User (subject)").fill(sub);
+  if (approver) await page.getByLabel("Approver (role ProfileApprover)").check();
+  await page.getByRole("button", { name: "Sign in", exact: true }).click();
+  await page.getByRole("button", { name: "Sign out" }).waitFor(T);
+}
+
+async function openProfile(page, profileId) {
+  await page.goto(`${P.url}/#/profile`);
+  await page.getByLabel("Profile id").fill(profileId);
+  await page.getByRole("button", { name: "Open", exact: true }).click();
+  await page.locator("form.change").waitFor(T);
+}
+
+async function chooseFiles(page, names) {
+  await page.getByLabel(/^Documents/).setInputFiles(names.map((n) => join(P.docs, n)));
+}
+
+async function waitUploaded(page) {
+  await page.getByTestId("overall").filter({ hasText: "uploaded" }).waitFor({ timeout: 180_000 });
+}
+
+/** Send code → read the PIN in the dev panel → enter it → submit. */
+async function confirmAndSubmit(page, buttonName = "Submit change") {
+  const form = page.locator("form.change").last();
+  await form.getByRole("button", { name: "Send code" }).click();
+  const code = await form.getByTestId("dev-code").textContent(T);
+  check(/^\d{6}$/.test(code), `dev panel shows a 6-digit code, got ${code}`);
+  await form.getByLabel("Code from the SMS").fill(code);
+  await form.getByRole("button", { name: buttonName }).click();
+}
+
+async function waitStage(page, stage, timeout = 120_000) {
+  await page.locator(`[data-testid=stage][data-stage=${stage}]`).waitFor({ timeout });
+}
+
+const requestIdOf = (page) => decodeURIComponent(new URL(page.url()).hash.split("/").pop());
+
+/** Counts block and block-list PUTs of a page, with timing. */
+function watchStorage(page) {
+  const w = { blocks: [], done: [], commits: 0, firstAt: 0, lastCommitAt: 0 };
+  page.on("request", (r) => {
+    if (r.method() !== "PUT") return;
+    const u = new URL(r.url());
+    if (u.searchParams.get("comp") === "block") {
+      if (!w.firstAt) w.firstAt = Date.now();
+      w.blocks.push(u.searchParams.get("blockid"));
+    }
+  });
+  page.on("requestfinished", async (r) => {
+    if (r.method() !== "PUT") return;
+    const u = new URL(r.url());
+    const resp = await r.response();
+    if (!resp || resp.status() !== 201) return;
+    if (u.searchParams.get("comp") === "block") {
+      w.done.push(u.searchParams.get("blockid"));
+    } else if (u.searchParams.get("comp") === "blocklist") {
+      w.commits++;
+      w.lastCommitAt = Date.now();
+    }
+  });
+  return w;
+}
+
+/** The status record of a request, read with the page's own token. */
+function statusOf(page, requestId) {
+  return page.evaluate(async (id) => {
+    const s = JSON.parse(sessionStorage.getItem("profileflow.session"));
+    const r = await fetch(`/api/v1/requests/${encodeURIComponent(id)}`, { headers: { Authorization: `Bearer ${s.token}` } });
+    return r.json();
+  }, requestId);
+}
+
+/** No horizontal scrolling at the page's width, and every control labelled. */
+async function checkLayoutAndLabels(page, where) {
+  const r = await page.evaluate(() => {
+    const unlabelled = [...document.querySelectorAll("input, select, textarea")]
+      .filter((el) => el.type !== "hidden" && !(el.labels && el.labels.length) && !el.getAttribute("aria-label"))
+      .map((el) => el.name || el.outerHTML.slice(0, 60));
+    return { scroll: document.documentElement.scrollWidth, width: window.innerWidth, unlabelled };
+  });
+  check(r.scroll <= r.width, `${where}: page is ${r.scroll}px wide in a ${r.width}px window`);
+  check(r.unlabelled.length === 0, `${where}: controls without a label: ${r.unlabelled.join(", ")}`);
+}
+
+// --- scenarios ---
+
+const scenarios = {
+  /**
+   * The requester flow at 360 px: sign in, edit, two documents (25 MiB PDF
+   * and PNG) straight to blob, SMS PIN from the dev panel, submit, status
+   * until "waiting for approval". Reports the upload's throughput and the
+   * time from submit to "waiting for approval".
+   */
+  async requester() {
+    const page = await newPage("requester", { width: 360, height: 780 });
+    const st = watchStorage(page);
+    await signIn(page, P.owner);
+    await openProfile(page, P.profileId);
+    await checkLayoutAndLabels(page, "profile page");
+    // Keyboard: the marital status is chosen and the focus is visible.
+    await page.getByLabel("Marital status").focus();
+    await page.keyboard.press("ArrowDown");
+    await page.getByLabel("Marital status").selectOption("Married");
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    check(outline !== "none", `focused control shows an outline (got ${outline})`);
+    // Client-side checks before any upload: a third file is refused.
+    await chooseFiles(page, [P.big, P.png, P.small]);
+    await page.getByText("Choose at most 2 documents").waitFor(T);
+    check(st.blocks.length === 0, "nothing uploaded for a refused choice");
+    await chooseFiles(page, [P.big, P.png]);
+    await waitUploaded(page);
+    const uploadMs = st.lastCommitAt - st.firstAt;
+    const uploadBytes = (await stat(join(P.docs, P.big))).size + (await stat(join(P.docs, P.png))).size;
+    check(st.commits === 2, `two Put Block Lists, got ${st.commits}`);
+    check(new Set(st.blocks).size === st.blocks.length, "no block sent twice");
+    await checkLayoutAndLabels(page, "after upload");
+    await confirmAndSubmit(page);
+    await waitStage(page, "waitingForApproval");
+    const marks = await page.evaluate(() => window.profileflow.marks);
+    const id = requestIdOf(page);
+    const status = await statusOf(page, id);
+    const atts = status.customStatus.attachments;
+    check(atts.length === 2 && atts.every((a) => a.verdict === "clean"), `both documents clean: ${JSON.stringify(atts)}`);
+    check(status.input.changes.some((c) => c.field === "maritalStatus" && c.new === "Married"), "the change is the marital status");
+    const assigned = status.history.find((e) => e.type === "TaskAssigned");
+    await page.getByTestId("timeline").getByText("TaskAssigned").waitFor(T);
+    await checkLayoutAndLabels(page, "status page");
+    return {
+      requestId: id, uploadBytes, uploadMs, uploadMBps: uploadBytes / 1e6 / (uploadMs / 1000),
+      blocks: st.blocks.length, submitToWaitingMs: marks.waitingForApproval - marks.submit,
+      serverCreatedToTaskMs: assigned ? Date.parse(assigned.at) - Date.parse(status.createdTime) : null,
+    };
+  },
+
+  /**
+   * A reload in the middle of an upload: three blocks staged, the others
+   * held; pause and resume; reload; the upload resumes from the server's
+   * state without re-sending a staged block; one block fails once with 503
+   * and is retried; the document then scans clean.
+   */
+  async reload() {
+    const page = await newPage("reload");
+    let phase = "before";
+    let passed = 0;
+    let failed = null;
+    const sentAfter = [];
+    const held = [];
+    await page.route((u) => u.searchParams.get("comp") === "block", async (route) => {
+      const id = new URL(route.request().url()).searchParams.get("blockid");
+      if (phase === "before") {
+        if (passed < 3) { passed++; return route.continue(); }
+        held.push(route); // never answered: aborted by pause or reload
+        return;
+      }
+      sentAfter.push(id);
+      if (!failed) {
+        failed = id;
+        return route.fulfill({ status: 503, headers: { "Access-Control-Allow-Origin": P.url, "Access-Control-Expose-Headers": "x-ms-error-code", "x-ms-error-code": "ServerBusy" }, body: "" });
+      }
+      return route.continue();
+    });
+    expected.push(/status of 503/);
+    const st = watchStorage(page);
+    await signIn(page, P.owner);
+    await openProfile(page, P.profileId);
+    await page.getByLabel("Marital status").selectOption("Married");
+    await page.getByLabel("Description").fill("Resumed after a reload");
+    await chooseFiles(page, [P.big]);
+    await waitFor(() => st.done.length >= 3 && held.length >= 1, "three blocks staged and one held");
+    // Pause stops what is in flight; resume sends the unstaged blocks again.
+    await page.getByRole("button", { name: "Pause upload" }).click();
+    await page.getByTestId("overall").filter({ hasText: "paused" }).waitFor(T);
+    const heldBeforeResume = held.length;
+    await page.getByRole("button", { name: "Resume upload" }).click();
+    await waitFor(() => held.length > heldBeforeResume, "resume sends blocks again");
+    const stagedBefore = new Set(st.done);
+    check(stagedBefore.size === 3, `three blocks staged before the reload, got ${stagedBefore.size}`);
+    phase = "after";
+    await page.reload();
+    await page.getByTestId("upload-note").filter({ hasText: "Resuming your upload" }).waitFor(T);
+    await waitUploaded(page);
+    const desc = await page.getByLabel("Description").inputValue();
+    check(desc === "Resumed after a reload", `the draft survives the reload, got ${desc}`);
+    const resent = sentAfter.filter((id) => stagedBefore.has(id));
+    check(resent.length === 0, `no staged block is sent again after the reload (re-sent: ${resent})`);
+    const uniqueAfter = new Set(sentAfter);
+    check(uniqueAfter.size + stagedBefore.size === P.bigBlocks, `blocks after reload ${uniqueAfter.size} + staged ${stagedBefore.size} = ${P.bigBlocks}`);
+    check(sentAfter.filter((id) => id === failed).length === 2, `the block answered 503 is retried once (${failed})`);
+    check(sentAfter.length === P.bigBlocks - stagedBefore.size + 1, `Put Block requests after the reload: ${sentAfter.length}`);
+    await page.unroute(() => true);
+    await confirmAndSubmit(page);
+    await waitStage(page, "waitingForApproval");
+    const status = await statusOf(page, requestIdOf(page));
+    check(status.customStatus.attachments[0].verdict === "clean", "the resumed document scans clean");
+    return { stagedBeforeReload: stagedBefore.size, putBlockAfterReload: sentAfter.length, retried: failed };
+  },
+
+  /** An EICAR document: the request fails, the document is named infected. */
+  async eicar() {
+    const page = await newPage("eicar");
+    await signIn(page, P.owner);
+    await openProfile(page, P.profileId);
+    await page.getByLabel("Marital status").selectOption("Divorced");
+    await chooseFiles(page, [P.eicar]);
+    await waitUploaded(page);
+    await confirmAndSubmit(page);
+    await waitStage(page, "failed");
+    const outcome = await page.getByTestId("outcome").textContent();
+    check(/failed/i.test(outcome) && /infected/.test(outcome) && outcome.includes(P.eicar), `outcome names the infected document: ${outcome}`);
+    const verdict = await page.locator("ul.docs li").first().getAttribute("data-verdict");
+    check(verdict === "infected", `document verdict infected, got ${verdict}`);
+    check(await page.getByRole("button", { name: /^Open / }).count() === 0, "no read link for an infected document");
+    return { outcome };
+  },
+};
+
+async function waitFor(cond, what, timeout = 60_000) {
+  const end = Date.now() + timeout;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function saveArtifacts() {
+  await mkdir(P.artifacts, { recursive: true });
+  for (const [name, page] of pages) {
+    try { await page.screenshot({ path: join(P.artifacts, `${name}.png`), fullPage: true }); } catch { /* page closed */ }
+  }
+  await writeFile(join(P.artifacts, "console.log"), consoleLines.join("\n") + "\n");
+}
+
+let code = 0;
+try {
+  const fn = scenarios[scenario];
+  if (!fn) throw new Error(`unknown scenario ${scenario}; known: ${Object.keys(scenarios).join(", ")}`);
+  const result = await fn();
+  check(problems.length === 0, `console errors or warnings:\n${problems.join("\n")}`);
+  log(`scenario ${scenario} passed`);
+  console.log("RESULT " + JSON.stringify(result));
+} catch (e) {
+  code = 1;
+  console.error(`scenario ${scenario} FAILED: ${e.stack || e}`);
+  if (problems.length) console.error(`console problems:\n${problems.join("\n")}`);
+  await saveArtifacts();
+  console.error(`artifacts: ${P.artifacts}`);
+} finally {
+  await browser.close();
+}
+process.exit(code);
