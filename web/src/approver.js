@@ -63,18 +63,24 @@ const MESSAGES = {
 
 /** #/approval/{requestId}: the detail and the decision. */
 export async function approvalPage(app, main, requestId) {
-  const cached = JSON.parse(sessionStorage.getItem(CACHE) || "{}")[requestId];
-  let item = cached;
-  if (!item) {
-    // Opened directly: the request's status record holds the same facts.
-    try {
-      const { body: st } = await app.api.status(`/api/v1/requests/${encodeURIComponent(requestId)}`);
-      item = { requestId, profileId: st.input?.profileId, change: st.input?.changes || [], attachments: st.customStatus?.attachments || [], name: (st.customStatus?.openTasks || [])[0]?.name };
-    } catch (e) {
-      fill(main, h("h1", {}, "Approval"), errorBox(MESSAGES[e.status] || e.message));
-      return;
-    }
+  // The inbox item (when opened from the inbox) names the requester and the
+  // task; the status record is read fresh for the change, the documents and
+  // their read links, since the request may have moved on (a send-back
+  // answered, another approver's decision).
+  const cached = JSON.parse(sessionStorage.getItem(CACHE) || "{}")[requestId] || {};
+  let st;
+  try {
+    ({ body: st } = await app.api.status(`/api/v1/requests/${encodeURIComponent(requestId)}`));
+  } catch (e) {
+    fill(main, h("h1", {}, "Approval"), errorBox(MESSAGES[e.status] || e.message));
+    return;
   }
+  const open = st.customStatus?.openTasks || [];
+  const item = {
+    ...cached, requestId, profileId: st.input?.profileId || cached.profileId,
+    change: st.input?.changes || cached.change || [], attachments: st.customStatus?.attachments || [],
+    name: open.map((t) => t.name || t.element).join(", "),
+  };
   const comment = h("textarea", { name: "comment", rows: 3, maxlength: 500 });
   const result = h("div", { "aria-live": "assertive", "data-testid": "decision-result" });
   const buttons = [];
@@ -87,8 +93,8 @@ export async function approvalPage(app, main, requestId) {
     }
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      const { body: st } = await app.api.decide(requestId, action, comment.value.trim(), item.taskId);
-      fill(result, h("p", { class: "ok", role: "status" }, `${label}: recorded. The request is now: ${stageText(st.customStatus?.stage)} (${st.runtimeStatus}).`));
+      const { body: after } = await app.api.decide(requestId, action, comment.value.trim());
+      fill(result, h("p", { class: "ok", role: "status" }, `${label}: recorded. The request is now: ${stageText(after.customStatus?.stage)} (${after.runtimeStatus}).`));
       announce(`${label}: recorded`);
     } catch (e) {
       buttons.forEach((b) => { b.disabled = false; });
@@ -102,6 +108,7 @@ export async function approvalPage(app, main, requestId) {
   fill(main,
     h("h1", {}, `Change of profile ${item.profileId || ""}`),
     h("p", {}, item.requester ? `Requested by ${item.requester}. ` : "", item.name ? `Task: ${item.name}. ` : "",
+      `Status: ${stageText(st.customStatus?.stage)}. `,
       h("a", { href: `#/request/${encodeURIComponent(requestId)}` }, "Full status")),
     h("h2", {}, "Change"), changeTable(item.change || []),
     h("h2", {}, "Documents"),

@@ -476,7 +476,7 @@ export function docButton(app, a) {
     try {
       const blob = await app.api.document(a.link);
       const url = URL.createObjectURL(blob);
-      const link = h("a", { href: url, download: a.name }, `Save ${a.name}`);
+      const link = h("a", { href: url, download: a.name, "data-size": blob.size, "data-type": blob.type }, `Save ${a.name}`);
       btn.replaceWith(link);
       link.focus();
       announce(`${a.name} is ready (${formatBytes(blob.size)})`);

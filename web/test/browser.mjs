@@ -260,6 +260,139 @@ const scenarios = {
   },
 };
 
+/** A requester's change of marital status with one document, submitted and waiting for approval. */
+async function submitForApproval(name) {
+  const req = await newPage(name);
+  await signIn(req, P.owner);
+  await openProfile(req, P.profileId);
+  await req.getByLabel("Marital status").selectOption("Married");
+  await chooseFiles(req, [P.small]);
+  await waitUploaded(req);
+  await confirmAndSubmit(req);
+  await waitStage(req, "waitingForApproval");
+  return req;
+}
+
+/** Pages through the inbox until the request's link shows; clicks it. */
+async function openFromInbox(page, requestId) {
+  const link = page.locator(`a[href="#/approval/${encodeURIComponent(requestId)}"]`);
+  for (let i = 0; i < 50; i++) {
+    await page.getByTestId("inbox").or(page.getByTestId("inbox-empty")).waitFor(T);
+    if (await link.count()) {
+      await link.click();
+      await page.getByRole("heading", { name: "Decision" }).waitFor(T);
+      return;
+    }
+    const next = page.getByRole("button", { name: "Next page" });
+    if (!(await next.count())) throw new Error(`request ${requestId} is not in the inbox`);
+    await next.click();
+  }
+  throw new Error("the inbox does not end");
+}
+
+async function decide(page, button, comment) {
+  if (comment != null) await page.getByLabel(/^Comment/).fill(comment);
+  await page.getByRole("button", { name: button, exact: true }).click();
+}
+
+const decisionText = (page) => page.getByTestId("decision-result");
+
+Object.assign(scenarios, {
+  /**
+   * The approver flow to Completed: the request is not in its own
+   * requester's inbox and deciding it is refused (403); an approver finds it
+   * in the inbox at 360 px, sees old → new, opens the clean document
+   * through its read link, approves; the requester's status page shows the
+   * change applied; rejecting it afterwards is refused (409).
+   */
+  async approve() {
+    expected.push(/status of 403/, /status of 409/);
+    const req = await submitForApproval("requester");
+    const id = requestIdOf(req);
+
+    const self = await newPage("self");
+    await signIn(self, P.owner, { approver: true });
+    await self.getByTestId("inbox").or(self.getByTestId("inbox-empty")).waitFor(T);
+    check(await self.locator(`a[href="#/approval/${id}"]`).count() === 0, "the requester's own request is not in their inbox");
+    await self.goto(`${P.url}/#/approval/${encodeURIComponent(id)}`);
+    await decide(self, "Approve");
+    await decisionText(self).getByText("You may not decide this request").waitFor(T);
+    check((await decisionText(self).textContent()).includes("HTTP 403"), "own request: 403");
+
+    const ap = await newPage("approver", { width: 360, height: 780 });
+    await signIn(ap, P.approver, { approver: true });
+    await openFromInbox(ap, id);
+    await checkLayoutAndLabels(ap, "approval page");
+    const row = ap.locator("table.changes tbody tr").first();
+    const cells = await row.locator("th, td").allTextContents();
+    check(cells.join("|") === "maritalStatus|Single|Married", `old → new: ${cells.join("|")}`);
+    await ap.getByRole("button", { name: `Open ${P.small}` }).click();
+    const save = ap.getByRole("link", { name: `Save ${P.small}` });
+    await save.waitFor(T);
+    const size = Number(await save.getAttribute("data-size"));
+    const type = await save.getAttribute("data-type");
+    check(size === P.smallSize && type === "application/pdf", `the document read through its link: ${size} bytes of ${type}, want ${P.smallSize} of application/pdf`);
+    await decide(ap, "Approve", "certificate matches");
+    await decisionText(ap).getByText("Approve: recorded").waitFor(T);
+
+    await waitStage(req, "applied");
+    const outcome = await req.getByTestId("outcome").textContent();
+    check(/applied/.test(outcome), `requester sees the change applied: ${outcome}`);
+    check(await req.getByText("certificate matches").count() === 1, "the approver's comment is shown to the requester");
+
+    await ap.reload();
+    await ap.getByRole("heading", { name: "Decision" }).waitFor(T);
+    // The same approval again is a replay (200); any other decision on the
+    // completed request is refused.
+    await decide(ap, "Reject", "too late");
+    await decisionText(ap).getByText("has no open task for you").waitFor(T);
+    check((await decisionText(ap).textContent()).includes("HTTP 409"), "rejecting a completed request: 409");
+    await openProfile(req, P.profileId);
+    check(await req.locator('dd[data-field="maritalStatus"]').textContent() === "Married", "the profile shows the new marital status");
+    return { requestId: id };
+  },
+
+  /**
+   * A send-back answered: the approver sends the request back with a
+   * comment (a comment is required); the requester sees it, answers with a
+   * new document and a fresh PIN; the approver approves; Completed.
+   */
+  async sendback() {
+    const req = await submitForApproval("requester");
+    const id = requestIdOf(req);
+    const ap = await newPage("approver");
+    await signIn(ap, P.approver, { approver: true });
+    await openFromInbox(ap, id);
+    await decide(ap, "Send back");
+    await decisionText(ap).getByText("needs a comment").waitFor(T);
+    await decide(ap, "Send back", "Please add a photo of page 2");
+    await decisionText(ap).getByText("Send back: recorded").waitFor(T);
+
+    await waitStage(req, "sentBack");
+    await req.getByText("Please add a photo of page 2").waitFor(T);
+    const answer = req.locator("section.answer form.change");
+    await answer.waitFor(T);
+    await answer.getByLabel("Description").fill("Answered with page 2");
+    await answer.getByLabel(/^Documents/).setInputFiles([join(P.docs, P.png)]);
+    await answer.getByTestId("overall").filter({ hasText: "uploaded" }).waitFor({ timeout: 120_000 });
+    await confirmAndSubmit(req, "Send answer");
+    await waitStage(req, "waitingForApproval");
+    check(requestIdOf(req) === id, "the answer continues the same request");
+    const st = await statusOf(req, id);
+    check(st.customStatus.attachments.some((a) => a.name === P.png && a.verdict === "clean"), `the new document is scanned clean: ${JSON.stringify(st.customStatus.attachments)}`);
+
+    await ap.goto(`${P.url}/#/inbox`);
+    await openFromInbox(ap, id);
+    await decide(ap, "Approve", "complete now");
+    await decisionText(ap).getByText("Approve: recorded").waitFor(T);
+    await waitStage(req, "applied");
+    const fin = await statusOf(req, id);
+    check(fin.runtimeStatus === "Completed", `Completed, got ${fin.runtimeStatus}`);
+    check(fin.history.some((e) => e.type === "RequestAnswered"), "the history records the answer");
+    return { requestId: id };
+  },
+});
+
 async function waitFor(cond, what, timeout = 60_000) {
   const end = Date.now() + timeout;
   while (!cond()) {
