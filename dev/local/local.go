@@ -92,7 +92,9 @@ type System struct {
 	// dev/sbpeer/topology.json, in memory).
 	ServiceBus *stack.ServiceBus
 	Host       *host.Host // nil with NoHost
-	Profiles   domain.ProfileStore
+	// WebUI is true when the development host serves the built web UI at "/".
+	WebUI    bool
+	Profiles domain.ProfileStore
 
 	twilio  *faketwilio.Server
 	log     *slog.Logger
@@ -260,6 +262,7 @@ func (s *System) startHost(ctx context.Context, o Options, ln net.Listener, env 
 		return fmt.Errorf("%s: %w", ServiceHost, err)
 	}
 	s.Host = h
+	s.WebUI = static != nil
 	s.closers = append(s.closers, h.Close)
 	return nil
 }

@@ -163,7 +163,7 @@ var nextProfile atomic.Int32
 // newProfile creates a profile of its own for a scenario (field locks make
 // a scenario that leaves a request open need one): id 3000+n, owner
 // user-<id>, phone +1555030<id>.
-func newProfile(t *testing.T) (id, owner, phone string) {
+func newProfile(t testing.TB) (id, owner, phone string) {
 	t.Helper()
 	n := 3000 + nextProfile.Add(1)
 	id, owner, phone = fmt.Sprint(n), fmt.Sprintf("user-%d", n), fmt.Sprintf("+1555030%d", n)
@@ -179,7 +179,7 @@ func newProfile(t *testing.T) (id, owner, phone string) {
 // site's URL, the documents folder and the artifacts folder) and returns
 // the result object the script printed on its last "RESULT " line. The
 // scenario's own checks failing fails the test with the script's output.
-func browse(t *testing.T, scenario string, params map[string]any) map[string]any {
+func browse(t testing.TB, scenario string, params map[string]any) map[string]any {
 	t.Helper()
 	artifacts := filepath.Join(root, "build", "test-artifacts", "web", t.Name())
 	if err := os.RemoveAll(artifacts); err != nil {
@@ -225,7 +225,7 @@ func lastLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func num(t *testing.T, r map[string]any, key string) float64 {
+func num(t testing.TB, r map[string]any, key string) float64 {
 	t.Helper()
 	v, ok := r[key].(float64)
 	if !ok {

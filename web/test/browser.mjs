@@ -297,6 +297,28 @@ async function decide(page, button, comment) {
 
 const decisionText = (page) => page.getByTestId("decision-result");
 
+/**
+ * Throughput: P.n uploads of P.big, each in a fresh browser context (empty
+ * IndexedDB); the time of each from its first Put Block request to its Put
+ * Block List answer.
+ */
+scenarios.throughput = async () => {
+  const ms = [];
+  for (let i = 0; i < P.n; i++) {
+    const page = await newPage(`throughput-${i}`);
+    const st = watchStorage(page);
+    await signIn(page, P.owner);
+    await openProfile(page, P.profileId);
+    await chooseFiles(page, [P.big]);
+    await waitUploaded(page);
+    check(st.commits === 1, `one Put Block List, got ${st.commits}`);
+    ms.push(st.lastCommitAt - st.firstAt);
+    await page.context().close();
+    pages.pop();
+  }
+  return { ms, bytes: (await stat(join(P.docs, P.big))).size };
+};
+
 Object.assign(scenarios, {
   /**
    * The approver flow to Completed: the request is not in its own

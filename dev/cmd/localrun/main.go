@@ -116,6 +116,11 @@ func banner(sys *local.System, logDir, token string) string {
 	var b strings.Builder
 	u := sys.URL
 	fmt.Fprintf(&b, "\nprofileflow is running:\n")
+	if sys.WebUI {
+		fmt.Fprintf(&b, "  web UI             %s/  (sign in as user-1000 … user-1009; tick \"Approver\" for the inbox)\n", u)
+	} else {
+		fmt.Fprintf(&b, "  web UI             not built (make web)\n")
+	}
 	fmt.Fprintf(&b, "  API                %s/api/v1/…            (development host; handler %s, pid %d)\n", u, sys.Host.HandlerURL(), sys.Host.HandlerPID())
 	fmt.Fprintf(&b, "  dev endpoints      %s/dev/token  %s/dev/outbox  %s/dev/oidc/.well-known/openid-configuration\n", u, u, u)
 	fmt.Fprintf(&b, "  Azurite (blob)     %s  (pid %d)\n", sys.Azurite.BlobURL, sys.Azurite.PID)
