@@ -62,9 +62,11 @@ lint:
 	$(GO) vet -tags bench ./...
 
 # Unit, integration (real stand-ins started by the tests) and end-to-end
-# tests (development host + handler). Tests never skip: a stand-in that
-# cannot start fails the run.
+# tests (development host + handler), the web UI's unit tests (node --test)
+# and its browser tests (dev/webui: Chromium through playwright-core). Tests
+# never skip: a stand-in or browser that cannot start fails the run.
 test: deps package lint
+	node --test web/test/unit/
 	$(GO) test -count=1 -timeout 25m $(GOTESTFLAGS) ./...
 
 unit:

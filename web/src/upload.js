@@ -180,8 +180,10 @@ export class UploadSession {
       } catch (e) {
         if (e instanceof Paused || this.paused) throw new Paused("paused");
         if (!(e instanceof BlockError) || !retryable(e.status) || k >= this.retries) {
-          f.error = e.message;
-          throw e;
+          f.error = `${op} failed after ${k + 1} attempt(s): ${e.message}`;
+          const err = new Error(f.error);
+          err.status = e.status;
+          throw err;
         }
         this.retriesDone++;
         this.onEvent({ type: "retry", op, attempt: k + 1, status: e.status });
