@@ -319,6 +319,56 @@ scenarios.throughput = async () => {
   return { ms, bytes: (await stat(join(P.docs, P.big))).size };
 };
 
+/**
+ * The README's screenshots (P.out): sign-in, an upload in progress (blocks
+ * slowed down), the status waiting for approval, the inbox, the decision,
+ * the outcome. Not a check of its own: the other scenarios are.
+ */
+scenarios.tour = async () => {
+  const vp = { width: 820, height: 860 };
+  const shot = (page, name) => page.screenshot({ path: join(P.out, `${name}.png`) });
+  const req = await newPage("requester", vp);
+  await req.goto(`${P.url}/#/signin`);
+  await req.getByLabel("User (subject)").fill(P.owner);
+  await shot(req, "1-signin");
+  await req.getByRole("button", { name: "Sign in", exact: true }).click();
+  await openProfile(req, P.profileId);
+  await req.getByLabel("Marital status").selectOption("Married");
+  let slow = true;
+  await req.route((u) => u.searchParams.get("comp") === "block", async (route) => {
+    if (slow) await new Promise((r) => setTimeout(r, 2500));
+    return route.continue();
+  });
+  await chooseFiles(req, [P.big, P.png]);
+  await req.getByRole("button", { name: "Pause upload" }).waitFor(T);
+  await new Promise((r) => setTimeout(r, 3200));
+  await req.locator("section.upload").scrollIntoViewIfNeeded();
+  await shot(req, "2-upload");
+  slow = false;
+  await waitUploaded(req);
+  await req.getByRole("button", { name: "Send code" }).click();
+  await req.getByTestId("dev-code").waitFor(T);
+  await req.locator("aside.dev").scrollIntoViewIfNeeded();
+  await shot(req, "3-sms-pin");
+  await req.getByLabel("Code from the SMS").fill(await req.getByTestId("dev-code").textContent());
+  await req.getByRole("button", { name: "Submit change" }).click();
+  await waitStage(req, "waitingForApproval");
+  const id = requestIdOf(req);
+  await shot(req, "4-status");
+  const ap = await newPage("approver", vp);
+  await signIn(ap, P.approver, { approver: true });
+  await ap.getByTestId("inbox").waitFor(T);
+  await shot(ap, "5-inbox");
+  await openFromInbox(ap, id);
+  await ap.getByLabel(/^Comment/).fill("Certificate matches the new status.");
+  await shot(ap, "6-decision");
+  await ap.getByRole("button", { name: "Approve", exact: true }).click();
+  await waitStage(req, "applied");
+  await req.evaluate(() => window.scrollTo(0, 0));
+  await shot(req, "7-applied");
+  return { requestId: id };
+};
+
 Object.assign(scenarios, {
   /**
    * The approver flow to Completed: the request is not in its own
