@@ -53,11 +53,19 @@ func scaleTimers(cfg *config.Config, def *workflow.Definition, log *slog.Logger)
 // wireNotify builds the Notify use case: SMS through the Twilio client,
 // the profile's phone for the requester, NOTIFY_GROUP_PHONES for candidate
 // groups, and the sent-notice log in the idempotency container (TTL on).
+// An interrupted delivery's intent settles for TWILIO_TIMEOUT plus the
+// default margin before Twilio is asked whether its SMS went out, so a
+// send still in flight is never taken for a lost one.
 func wireNotify(cfg *config.Config, cosmos *cosmosdb.Client, profiles *stores.Profiles, twilio *sms.Client, log *slog.Logger) (*notify.Service, error) {
 	groups, err := notify.ParseGroupPhones(cfg.String("NOTIFY_GROUP_PHONES"))
 	if err != nil {
 		return nil, fmt.Errorf("setting NOTIFY_GROUP_PHONES: %w", err)
 	}
+	timeout, err := cfg.Duration("TWILIO_TIMEOUT")
+	if err != nil {
+		return nil, err
+	}
 	sent := stores.NewNotices(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))
-	return &notify.Service{Profiles: profiles, Sender: twilio, Sent: sent, GroupPhones: groups, Log: log}, nil
+	return &notify.Service{Profiles: profiles, Sender: twilio, Sent: sent, GroupPhones: groups, Log: log,
+		Settle: timeout + notify.DefaultSettle}, nil
 }

@@ -299,12 +299,17 @@ func renderQuery(q docstore.Query) (string, []azcosmos.QueryParameter, error) {
 		} else {
 			b.WriteString(" AND ")
 		}
-		b.WriteString("c")
+		var field strings.Builder
+		field.WriteString("c")
 		for name := range strings.SplitSeq(cond.Field, ".") {
-			fmt.Fprintf(&b, "[%q]", name)
+			fmt.Fprintf(&field, "[%q]", name)
 		}
 		name := "@p" + strconv.Itoa(i)
-		fmt.Fprintf(&b, " %s %s", cond.Op, name)
+		if cond.Op == docstore.Contains {
+			fmt.Fprintf(&b, "ARRAY_CONTAINS(%s, %s)", field.String(), name)
+		} else {
+			fmt.Fprintf(&b, "%s %s %s", field.String(), cond.Op, name)
+		}
 		params[i] = azcosmos.QueryParameter{Name: name, Value: vals[i]}
 	}
 	return b.String(), params, nil

@@ -88,6 +88,9 @@ const (
 	Le Op = "<="
 	Gt Op = ">"
 	Ge Op = ">="
+	// Contains holds when the field is an array with an element equal to
+	// the value (Cosmos DB's ARRAY_CONTAINS(field, value)).
+	Contains Op = "contains"
 )
 
 // Cond compares a document field with a value. Field is a property path
@@ -98,7 +101,9 @@ const (
 // Semantics are Cosmos DB's: a condition on a field the document lacks, or
 // whose value has another JSON type than Value, does not hold (it is
 // undefined, not false-then-negated); strings compare by code point,
-// numbers numerically; bools and nil (matching only null) allow only Eq.
+// numbers numerically; bools and nil (matching only null) allow only Eq;
+// Contains matches an array field holding an element equal to Value (a
+// string, number or bool).
 // Note that strings compare as strings: RFC 3339 times compare correctly
 // only when written with the same zone and the same number of fraction
 // digits.
@@ -134,7 +139,7 @@ func (q Query) Check() ([]any, error) {
 			return nil, domain.E(domain.KindInvalid, "query filters on a malformed field %q", c.Field)
 		}
 		switch c.Op {
-		case Eq, Lt, Le, Gt, Ge:
+		case Eq, Lt, Le, Gt, Ge, Contains:
 		default:
 			return nil, domain.E(domain.KindInvalid, "query uses an unknown operator %q", c.Op)
 		}
@@ -149,10 +154,13 @@ func (q Query) Check() ([]any, error) {
 		switch v.(type) {
 		case string, float64:
 		case bool:
-			if c.Op != Eq {
+			if c.Op != Eq && c.Op != Contains {
 				return nil, domain.E(domain.KindInvalid, "query compares %q with a bool by %q; only = is allowed", c.Field, c.Op)
 			}
 		case nil:
+			if c.Op == Contains {
+				return nil, domain.E(domain.KindInvalid, "query looks for null in the array %q; give a string, number or bool", c.Field)
+			}
 			if c.Op != Eq {
 				return nil, domain.E(domain.KindInvalid, "query compares %q with null by %q; only = is allowed", c.Field, c.Op)
 			}

@@ -183,16 +183,17 @@ func openTask(t *testing.T, st map[string]any) (id string, groups []any) {
 // scheduled.
 func openApproval(t *testing.T, s *local.System, b *bus, id, owner, phone string) *flow {
 	t.Helper()
-	f := &flow{s: s, b: b, id: id, phone: phone}
-	var err error
-	if f.tok, err = s.Token(owner, nil, nil); err != nil {
-		t.Fatal(err)
-	}
-	resp, ch := f.call(t, "POST", "/api/v1/mfa/challenge", map[string]string{"profileId": id})
+	return openChange(t, s, b, id, owner, phone, `"firstName":"Augusta"`)
+}
+
+// mfaToken runs the SMS PIN exchange for f's profile and returns the MFA token.
+func (f *flow) mfaToken(t *testing.T) string {
+	t.Helper()
+	resp, ch := f.call(t, "POST", "/api/v1/mfa/challenge", map[string]string{"profileId": f.id})
 	if resp.StatusCode != 202 {
 		t.Fatalf("challenge: %d %v", resp.StatusCode, ch)
 	}
-	msgs := s.Outbox.List(phone)
+	msgs := f.s.Outbox.List(f.phone)
 	if len(msgs) == 0 {
 		t.Fatal("no PIN sent")
 	}
@@ -200,11 +201,18 @@ func openApproval(t *testing.T, s *local.System, b *bus, id, owner, phone string
 	if resp.StatusCode != 200 {
 		t.Fatalf("verify: %d %v", resp.StatusCode, v)
 	}
+	return v["mfaToken"].(string)
+}
+
+// upload uploads one PDF (pdfDoc(marker)) named name through the SAS plan
+// and returns the upload id.
+func (f *flow) upload(t *testing.T, name, marker string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	pdf := pdfDoc("")
-	api := uploadclient.API{BaseURL: s.URL, Token: f.tok}
-	plan, err := api.Start(ctx, id, []uploadclient.FileSpec{{Name: "evidence.pdf", ContentType: "application/pdf", Size: int64(len(pdf))}})
+	pdf := pdfDoc(marker)
+	api := uploadclient.API{BaseURL: f.s.URL, Token: f.tok}
+	plan, err := api.Start(ctx, f.id, []uploadclient.FileSpec{{Name: name, ContentType: "application/pdf", Size: int64(len(pdf))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,8 +220,22 @@ func openApproval(t *testing.T, s *local.System, b *bus, id, owner, phone string
 	if err := cl.Upload(ctx, plan.Files[0], bytes.NewReader(pdf), nil); err != nil {
 		t.Fatal(err)
 	}
+	return plan.UploadID
+}
+
+// openChange is openApproval for the change fields (JSON members, e.g.
+// `"lastName":"Byron"`).
+func openChange(t *testing.T, s *local.System, b *bus, id, owner, phone, fields string) *flow {
+	t.Helper()
+	f := &flow{s: s, b: b, id: id, phone: phone}
+	var err error
+	if f.tok, err = s.Token(owner, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	mfa := f.mfaToken(t)
+	uploadID := f.upload(t, "evidence.pdf", "")
 	resp, body := callOn(t, s.URL, "PATCH", "/api/v1/profile/"+id, f.tok,
-		fmt.Sprintf(`{"firstName":"Augusta","timestamp":%q,"uploadId":%q}`, time.Now().UTC().Format(time.RFC3339), plan.UploadID), map[string]string{"X-MFA-Token": v["mfaToken"].(string)})
+		fmt.Sprintf(`{%s,"timestamp":%q,"uploadId":%q}`, fields, time.Now().UTC().Format(time.RFC3339), uploadID), map[string]string{"X-MFA-Token": mfa})
 	if resp.StatusCode != 202 {
 		t.Fatalf("PATCH: %d %v", resp.StatusCode, body)
 	}

@@ -222,6 +222,13 @@ func matches(doc map[string]any, conds []docstore.Cond, vals []any) bool {
 		if !ok {
 			return false
 		}
+		if c.Op == docstore.Contains {
+			arr, _ := got.([]any)
+			if !slices.ContainsFunc(arr, func(e any) bool { cmp, ok := compare(e, vals[i]); return ok && cmp == 0 }) {
+				return false
+			}
+			continue
+		}
 		cmp, ok := compare(got, vals[i])
 		if !ok {
 			return false

@@ -38,6 +38,9 @@ type ChangeInput struct {
 	Description   *string `json:"description,omitempty"`
 	Timestamp     *string `json:"timestamp,omitempty"`
 	UploadID      *string `json:"uploadId,omitempty"`
+	// AnswerTo names a request that was sent back: the change answers it
+	// (Service.Answer) instead of opening a new request.
+	AnswerTo *string `json:"answerTo,omitempty"`
 }
 
 // FieldChange is one field's old and new value.

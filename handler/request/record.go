@@ -75,9 +75,11 @@ type HistoryEntry struct {
 	Detail string    `json:"detail,omitempty"`
 }
 
-// Approval is a decision so far.
+// Approval is a decision so far (approve, reject, sendBack, or the
+// requester's resubmit).
 type Approval struct {
 	Task     string    `json:"task"`
+	Element  string    `json:"element"`
 	Actor    string    `json:"actor"`
 	Decision string    `json:"decision"`
 	Comment  string    `json:"comment,omitempty"`
@@ -99,12 +101,19 @@ type AttachmentStatus struct {
 	Link string `json:"link,omitempty"`
 }
 
-// TaskView is an open approval task.
+// TaskView is an open task: an approval, or the requester's answer to a
+// send-back (Performer "requester").
 type TaskView struct {
 	ID              string    `json:"id"`
+	Element         string    `json:"element"` // BPMN userTask id
 	Name            string    `json:"name,omitempty"`
 	CandidateGroups []string  `json:"candidateGroups,omitempty"`
+	Assignee        string    `json:"assignee,omitempty"`
+	Performer       string    `json:"performer,omitempty"`
 	Since           time.Time `json:"since"`
+	// Due is when the task escalates or expires (its earliest interrupting
+	// boundary timer); absent when nothing interrupts it.
+	Due *time.Time `json:"due,omitempty"`
 }
 
 // CustomStatus tells where a request stands.
@@ -148,11 +157,41 @@ type Record struct {
 	// record for NeedingAttention while Attention is set ("" otherwise).
 	// Callers carry it over unchanged from the record they read.
 	AttentionIndex string `json:"attentionIndex,omitempty"`
-	ETag           string `json:"-"`
+	// Superseded are documents an answer to a send-back replaced; kept
+	// for the audit trail, no longer evidence of the change.
+	Superseded []Attachment `json:"superseded,omitempty"`
+	// TaskIndex lists the open approval tasks for the approvals query
+	// (Store.OpenTasks); nil when there are none. Kept by every save.
+	TaskIndex *TaskIndex `json:"taskIndex,omitempty"`
+	ETag      string     `json:"-"`
+}
+
+// TaskIndex is what the approvals query filters on: the candidate groups
+// and assignees of a record's open approval tasks, and the creation time
+// of the newest of them in IndexTime's fixed-width form (so that string
+// order is time order).
+type TaskIndex struct {
+	Groups []string `json:"groups"`
+	Actors []string `json:"actors"`
+	Latest string   `json:"latest"`
+}
+
+// IndexTime formats t for TaskIndex.Latest: UTC, nanoseconds, fixed width.
+func IndexTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
+
+// TaskFilter selects records for the approvals query: those with an open
+// approval task of candidate group Group (or, with Actor set instead,
+// assigned to Actor) whose TaskIndex.Latest is at least Since ("" = any).
+type TaskFilter struct {
+	Group, Actor, Since string
 }
 
 // Store is the port for request records. Replace is ETag-checked (KindStale).
 type Store interface {
+	// OpenTasks lists the records f selects, in no particular order, with
+	// at least the fields an approvals page shows (id, profileId, owner,
+	// input, attachments, customStatus, createdTime); at most limit.
+	OpenTasks(ctx context.Context, f TaskFilter, limit int) ([]Record, error)
 	CreateRequest(ctx context.Context, r Record) (Record, error)
 	GetRequest(ctx context.Context, id string) (Record, error)
 	ReplaceRequest(ctx context.Context, r Record) (Record, error)

@@ -143,14 +143,9 @@ func (s *Service) Open(ctx context.Context, p domain.Principal, prof domain.Prof
 // again for a request whose first start failed.
 func (s *Service) start(ctx context.Context, rec Record) (Record, error) {
 	now := s.now()
-	vars := map[string]any{
-		"changedFields":   rec.Input.Names(),
-		"nameChanged":     rec.Input.Has(FieldFirstName) || rec.Input.Has(FieldLastName),
-		"lastNameChanged": rec.Input.Has(FieldLastName),
-		"attachmentCount": len(rec.Attachments),
-		"requester":       rec.Owner,
-		"profileId":       rec.ProfileID,
-	}
+	vars := changeVars(rec)
+	vars["requester"] = rec.Owner
+	vars["profileId"] = rec.ProfileID
 	st := &step{}
 	in, eff, err := workflow.Start(ctx, s.Definition, rec.ID, vars, now, s.tasks(rec, st))
 	if err != nil {
@@ -209,7 +204,22 @@ func scannedEvent(rec Record) workflow.Event {
 	if len(problems) > 0 {
 		vars["scanProblem"] = "an attachment did not pass the scan: " + strings.Join(problems, "; ")
 	}
-	return workflow.Event{ID: "scanned", Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: vars}
+	return workflow.Event{ID: scanRound(rec), Type: workflow.EventMessage, Name: "attachmentsScanned", Vars: vars}
+}
+
+// scanRound is the event id of the attachmentsScanned message of rec's
+// current documents: "scanned" for those submitted first, "scanned:<task>"
+// after the answer that completed requester task <task>.
+func scanRound(rec Record) string {
+	id := "scanned"
+	if rec.Workflow != nil {
+		for _, t := range rec.Workflow.Tasks {
+			if t.Performer == workflow.PerformerRequester && t.Decision != nil {
+				id = "scanned:" + t.ID
+			}
+		}
+	}
+	return id
 }
 
 func evidenceFields(ch Change) []string {
@@ -407,6 +417,11 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 		}
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "Request" + string(rec.RuntimeStatus), Actor: eff.Outcome.Actor, Detail: eff.Outcome.Reason})
 	}
+	for _, t := range eff.TasksDecided {
+		if d := t.Decision; d != nil && d.Decision != workflow.Resubmit {
+			rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskDecided", Actor: d.Actor, Detail: fmt.Sprintf("%s %s%s", t.ID, d.Decision, reasonSuffix(d.Comment))})
+		}
+	}
 	for _, t := range eff.TasksCreated {
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskAssigned", Detail: fmt.Sprintf("%s to %s", t.ID, strings.Join(t.CandidateGroups, ","))})
 	}
@@ -455,6 +470,7 @@ func (s *Service) replace(ctx context.Context, rec Record) (Record, error) {
 
 func settle(rec *Record) {
 	rec.Attention = needsAttention(*rec)
+	rec.TaskIndex = taskIndex(*rec)
 	if rec.LastUpdatedTime.Before(rec.CreatedTime) {
 		rec.LastUpdatedTime = rec.CreatedTime
 	}

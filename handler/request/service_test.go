@@ -24,6 +24,7 @@ type recDispatcher struct {
 	fail      bool
 	seq       int64
 	cancelled []int64 // sequence numbers of withdrawn timers
+	notices   []Notice
 }
 
 func (d *recDispatcher) Dispatch(_ context.Context, _ string, p Effect) (int64, error) {
@@ -38,6 +39,9 @@ func (d *recDispatcher) Dispatch(_ context.Context, _ string, p Effect) (int64, 
 	d.seen[p.ID]++
 	if p.Cancel != nil {
 		d.cancelled = append(d.cancelled, p.Cancel.Sequence)
+	}
+	if p.Notice != nil {
+		d.notices = append(d.notices, *p.Notice)
 	}
 	if p.Timer != nil {
 		d.seq++

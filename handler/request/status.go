@@ -126,12 +126,26 @@ func customStatus(rec Record) CustomStatus {
 	for _, m := range in.Messages {
 		cs.WaitingFor = append(cs.WaitingFor, m.Message)
 	}
+	sentBack := false
 	for _, t := range in.Tasks {
 		if t.Decision != nil {
-			cs.Approvals = append(cs.Approvals, Approval{Task: t.ID, Actor: t.Decision.Actor, Decision: string(t.Decision.Decision), Comment: t.Decision.Comment, At: t.Decision.At})
+			cs.Approvals = append(cs.Approvals, Approval{Task: t.ID, Element: t.Element, Actor: t.Decision.Actor, Decision: string(t.Decision.Decision), Comment: t.Decision.Comment, At: t.Decision.At})
 		}
-		if t.State == workflow.TaskOpen {
-			cs.OpenTasks = append(cs.OpenTasks, TaskView{ID: t.ID, Name: t.Name, CandidateGroups: t.CandidateGroups, Since: t.CreatedAt})
+		if t.State != workflow.TaskOpen {
+			continue
+		}
+		tv := TaskView{ID: t.ID, Element: t.Element, Name: t.Name, CandidateGroups: t.CandidateGroups, Assignee: t.Assignee, Performer: t.Performer, Since: t.CreatedAt}
+		for _, tm := range in.Timers {
+			if tm.Task == t.ID && tm.Interrupting && (tv.Due == nil || tm.Due.Before(*tv.Due)) {
+				due := tm.Due
+				tv.Due = &due
+			}
+		}
+		cs.OpenTasks = append(cs.OpenTasks, tv)
+		if t.Performer == workflow.PerformerRequester {
+			sentBack = true
+			cs.WaitingFor = append(cs.WaitingFor, "requester")
+		} else {
 			cs.WaitingFor = append(cs.WaitingFor, "approval:"+strings.Join(t.CandidateGroups, ","))
 		}
 	}
@@ -145,6 +159,8 @@ func customStatus(rec Record) CustomStatus {
 		cs.Stage = "cancelled"
 	case slices.Contains(cs.WaitingFor, "attachmentsScanned"):
 		cs.Stage = "waitingForScan"
+	case sentBack:
+		cs.Stage = "sentBack"
 	case len(cs.OpenTasks) > 0:
 		cs.Stage = "waitingForApproval"
 	default:

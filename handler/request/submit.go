@@ -68,9 +68,11 @@ type IdempotencyKeys interface {
 	Abandon(ctx context.Context, lease idempotency.Record) error
 }
 
-// Opener opens a request for an accepted change (*Service).
+// Opener opens a request for an accepted change, or applies it as the
+// answer to a sent-back request (*Service).
 type Opener interface {
 	Open(ctx context.Context, p domain.Principal, prof domain.Profile, ch Change, atts []Attachment, accept MFAConsumer) (Record, error)
+	Answer(ctx context.Context, p domain.Principal, requestID string, prof domain.Profile, ch Change, atts []Attachment, accept MFAConsumer) (Record, error)
 }
 
 // Form is the body of a change as its transport reads it: the JSON fields,
@@ -253,7 +255,16 @@ func (s *Submitter) Submit(ctx context.Context, p domain.Principal, in SubmitInp
 		}
 	}
 
-	rec, err := s.d.Requests.Open(ctx, p, prof, ch, atts, func(ctx context.Context) error { return s.d.MFA.Consume(ctx, claims) })
+	consume := func(ctx context.Context) error { return s.d.MFA.Consume(ctx, claims) }
+	var rec Record
+	if fields.AnswerTo != nil {
+		if *fields.AnswerTo == "" || len(*fields.AnswerTo) > 100 {
+			return res, domain.E(domain.KindInvalid, "answerTo must name a request id")
+		}
+		rec, err = s.d.Requests.Answer(ctx, p, *fields.AnswerTo, prof, ch, atts, consume)
+	} else {
+		rec, err = s.d.Requests.Open(ctx, p, prof, ch, atts, consume)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -98,10 +98,21 @@ func (s *fakeSink) Discard(_ context.Context, atts []Attachment) {
 // fakeOpener records what it is asked to open and answers rec or err; it
 // spends the MFA token like Service.Open.
 type fakeOpener struct {
-	calls []Change
-	atts  [][]Attachment
-	rec   Record
-	err   error
+	calls   []Change
+	atts    [][]Attachment
+	answers []string // request ids answered
+	rec     Record
+	err     error
+}
+
+// Answer records the answered request id and answers like Open.
+func (o *fakeOpener) Answer(ctx context.Context, p domain.Principal, requestID string, prof domain.Profile, ch Change, atts []Attachment, accept MFAConsumer) (Record, error) {
+	o.answers = append(o.answers, requestID)
+	rec, err := o.Open(ctx, p, prof, ch, atts, accept)
+	if err == nil {
+		rec.ID = requestID
+	}
+	return rec, err
 }
 
 func (o *fakeOpener) Open(ctx context.Context, _ domain.Principal, _ domain.Profile, ch Change, atts []Attachment, accept MFAConsumer) (Record, error) {

@@ -23,6 +23,8 @@ type RequestService interface {
 	AttachmentLink(ctx context.Context, p domain.Principal, id, name string) (string, error)
 	Step(ctx context.Context, st request.Step) (request.Record, error)
 	StepDeadLettered(ctx context.Context, st request.Step, deliveries int64, cause string) (request.Record, error)
+	Approvals(ctx context.Context, p domain.Principal, pageSize int, continuation string) (request.ApprovalsPage, error)
+	Decide(ctx context.Context, p domain.Principal, id string, d request.Decision) (request.Record, error)
 }
 
 // getRequest: GET /api/v1/requests/{requestId}[?showHistory=false][&showInput=false]

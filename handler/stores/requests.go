@@ -9,7 +9,8 @@ import (
 )
 
 // Requests is request.Store and request.LockStore on a requests container:
-// request records (the request.Record JSON, "type": "request"), one lock
+// request records (the request.Record JSON, "type": "request", with its
+// request.Waits: see requests_waits.go), one lock
 // document per profile (the request.Locks JSON, id request.LocksID) and the
 // attention index (see NeedingAttention).
 type Requests struct {
@@ -46,7 +47,7 @@ var (
 // CreateRequest stores a new record (KindConflict if r.ID exists). A record
 // with Attention set is first listed in the attention index.
 func (s *Requests) CreateRequest(ctx context.Context, r request.Record) (request.Record, error) {
-	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Create(ctx, r.ID, r) })
+	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Create(ctx, r.ID, docOf(r)) })
 }
 
 // GetRequest returns the record id: KindNotFound "request not found" if
@@ -71,7 +72,7 @@ func (s *Requests) ReplaceRequest(ctx context.Context, r request.Record) (reques
 	if r.ETag == "" {
 		return r, domain.E(domain.KindInternal, "request replaced without an ETag")
 	}
-	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Replace(ctx, r.ID, r, r.ETag) })
+	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Replace(ctx, r.ID, docOf(r), r.ETag) })
 }
 
 // GetLocks returns the profile's lock document (KindNotFound if none).
@@ -107,4 +108,41 @@ func (s *Requests) ReplaceLocks(ctx context.Context, l request.Locks) (request.L
 	}
 	l.ETag = etag
 	return l, nil
+}
+
+// openTaskFields are the fields an approvals page needs of a record.
+var openTaskFields = []string{"id", "type", "name", "profileId", "owner", "input", "attachments", "runtimeStatus", "customStatus", "createdTime", "lastUpdatedTime", "taskIndex"}
+
+// OpenTasks runs one query: request records whose taskIndex lists f.Group
+// among its groups (or f.Actor among its actors) and whose taskIndex.latest
+// is at least f.Since, projected onto the fields an approvals page shows,
+// at most limit. Cosmos DB serves it from the default (consistent, all
+// paths) index: ARRAY_CONTAINS on /taskIndex/groups/[] and a range on
+// /taskIndex/latest. Errors: KindTransient when throttled or unavailable.
+func (s *Requests) OpenTasks(ctx context.Context, f request.TaskFilter, limit int) ([]request.Record, error) {
+	where := []docstore.Cond{docstore.Where("type", docstore.Eq, "request")}
+	switch {
+	case f.Group != "":
+		where = append(where, docstore.Where("taskIndex.groups", docstore.Contains, f.Group))
+	case f.Actor != "":
+		where = append(where, docstore.Where("taskIndex.actors", docstore.Contains, f.Actor))
+	default:
+		return nil, domain.E(domain.KindInvalid, "open tasks: a group or an actor is required")
+	}
+	if f.Since != "" {
+		where = append(where, docstore.Where("taskIndex.latest", docstore.Ge, f.Since))
+	}
+	var out []request.Record
+	err := s.docs.Query(ctx, docstore.Query{Where: where, Select: openTaskFields, Limit: limit}, func(raw []byte) error {
+		var r request.Record
+		if err := docstore.Decode(raw, &r); err != nil {
+			return err
+		}
+		out = append(out, r)
+		return nil
+	})
+	if err != nil {
+		return nil, docstore.Relabel(err, requestMsgs)
+	}
+	return out, nil
 }

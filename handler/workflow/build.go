@@ -185,6 +185,15 @@ func (b *builder) element(n *node) (*Element, error) {
 		}
 		el.Reason = n.attr(NSPF, "reason")
 		el.ReasonVariable = n.attr(NSPF, "reasonVariable")
+		switch el.Notice = n.attr(NSPF, "notice"); el.Notice {
+		case "":
+		case "rejected", "expired":
+			if !el.Failed {
+				return nil, n.errf("pf:notice=%q needs pf:outcome=\"failed\"", el.Notice)
+			}
+		default:
+			return nil, n.errf("pf:notice must be \"rejected\" or \"expired\", not %q", el.Notice)
+		}
 	case ExclusiveGateway, ParallelGateway:
 		if _, err := onlyChildren(n); err != nil {
 			return nil, err
@@ -211,6 +220,15 @@ func (b *builder) element(n *node) (*Element, error) {
 			return nil, n.errf("expression assignees are not supported")
 		}
 		el.DistinctFrom = splitList(n.attr(NSPF, "distinctFrom"))
+		switch el.Performer = n.attr(NSPF, "performer"); el.Performer {
+		case "":
+		case PerformerRequester:
+			if len(el.CandidateGroups) > 0 || el.Assignee != "" || len(el.DistinctFrom) > 0 {
+				return nil, n.errf("a pf:performer=\"requester\" task takes no candidate groups, assignee or pf:distinctFrom")
+			}
+		default:
+			return nil, n.errf("pf:performer must be \"requester\", got %q", el.Performer)
+		}
 	case ServiceTask:
 		if _, err := onlyChildren(n); err != nil {
 			return nil, err

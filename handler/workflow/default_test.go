@@ -159,19 +159,25 @@ func TestDefaultFailures(t *testing.T) {
 		events []Event
 		end    string
 		reason string
+		notice string
 	}{
-		{"no evidence", changeVars("maritalStatus"), nil, "EndNoEvidence", "at least one evidence document"},
-		{"infected attachment", withAttachments(changeVars("firstName")), []Event{scanned(false)}, "EndNotClean", "malware scan"},
-		{"rejected", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", Reject, "alice", approver, "document unreadable")}, "EndRejected1", "document unreadable"},
-		{"rejected without comment", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", Reject, "alice", approver, "")}, "EndRejected1", "rejected by the approver"},
-		{"sent back", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", SendBack, "alice", approver, "wrong page")}, "EndRejected1", "sent back for changes: wrong page"},
-		{"second approver rejects", withAttachments(changeVars("lastName")), []Event{scanned(true), decision("d1", "Approve1", Approve, "alice", approver, ""), decision("d2", "Approve2", Reject, "bob", approver, "name mismatch")}, "EndRejected2", "name mismatch"},
+		{"no evidence", changeVars("maritalStatus"), nil, "EndNoEvidence", "at least one evidence document", "failed"},
+		{"infected attachment", withAttachments(changeVars("firstName")), []Event{scanned(false)}, "EndNotClean", "malware scan", "failed"},
+		{"rejected", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", Reject, "alice", approver, "document unreadable")}, "EndRejected1", "document unreadable", "rejected"},
+		{"rejected without comment", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", Reject, "alice", approver, "")}, "EndRejected1", "rejected by the approver", "rejected"},
+		{"sent back and never answered", withAttachments(changeVars("firstName")), []Event{scanned(true), decision("d", "Approve1", SendBack, "alice", approver, "wrong page"), {ID: "expiry", Type: EventTimerFired}}, "EndExpired", "not answered in time", "expired"},
+		{"second approver rejects", withAttachments(changeVars("lastName")), []Event{scanned(true), decision("d1", "Approve1", Approve, "alice", approver, ""), decision("d2", "Approve2", Reject, "bob", approver, "name mismatch")}, "EndRejected2", "name mismatch", "rejected"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			def, in, eff, rec, svc := startDefault(t, tc.vars)
 			for _, ev := range tc.events {
-				eff = mustDeliver(t, in, def, ev, t0, svc)
+				at := t0
+				if ev.Type == EventTimerFired && len(in.Timers) == 1 {
+					ev.TimerID = in.Timers[0].ID // the one pending timer
+					at = in.Timers[0].Due
+				}
+				eff = mustDeliver(t, in, def, ev, at, svc)
 			}
 			if in.Status != StatusFailed || in.Outcome.End != tc.end || !strings.Contains(in.Outcome.Reason, tc.reason) {
 				t.Fatalf("status %s outcome %+v, want failed at %s with %q", in.Status, in.Outcome, tc.end, tc.reason)
@@ -182,7 +188,7 @@ func TestDefaultFailures(t *testing.T) {
 			if rec.calls["applyChange"] != 0 {
 				t.Fatal("change applied on a failed path")
 			}
-			if n := eff.Notifications[len(eff.Notifications)-1]; n.Kind != "failed" || !strings.Contains(n.Reason, tc.reason) {
+			if n := eff.Notifications[len(eff.Notifications)-1]; n.Kind != tc.notice || !strings.Contains(n.Reason, tc.reason) {
 				t.Fatalf("terminal notification = %+v", n)
 			}
 			if len(in.Timers) != 0 || len(in.OpenTasks()) != 0 || len(in.Tokens) != 0 {
@@ -298,5 +304,80 @@ func TestDefaultSurvivesJSONRoundTrip(t *testing.T) {
 	mustDeliver(t, in, def, decision("d3", "Approve2", Approve, "bob", approver, ""), t0, svc)
 	if in.Status != StatusCompleted || rec.calls["applyChange"] != 1 {
 		t.Fatalf("status %s", in.Status)
+	}
+}
+
+// TestDefaultSendBack walks the send-back loop of the default definition:
+// the request goes to the requester (only they may answer), the answer's
+// variables replace the change's, the documents are scanned again, and the
+// request returns to the task that sent it back, four-eyes intact.
+func TestDefaultSendBack(t *testing.T) {
+	tests := []struct {
+		name     string
+		approved []string // approvals before the send-back: actor per level
+		sender   string   // actor sending back
+		backTo   string   // task the answer returns to
+	}{
+		{"from the first approval", nil, "alice", "Approve1"},
+		{"from the second approval", []string{"alice"}, "bob", "Approve2"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := withAttachments(changeVars("lastName"))
+			vars["requester"] = "rita"
+			def, in, _, rec, svc := startDefault(t, vars)
+			mustDeliver(t, in, def, scanned(true), t0, svc)
+			for i, actor := range tc.approved {
+				mustDeliver(t, in, def, decision("a"+actor, in.OpenTasks()[0].ID, Approve, actor, approver, ""), t0.Add(time.Duration(i+1)*time.Minute), svc)
+			}
+			from := in.OpenTasks()[0]
+			eff := mustDeliver(t, in, def, decision("sb", from.ID, SendBack, tc.sender, approver, "page 2 missing"), t0.Add(time.Hour), svc)
+			open := in.OpenTasks()
+			if len(open) != 1 || open[0].Element != "Revise" || open[0].Assignee != "rita" || open[0].Performer != PerformerRequester {
+				t.Fatalf("after send-back open = %+v", open)
+			}
+			if n := eff.Notifications; len(n) != 1 || n[0].Kind != "sentBack" || n[0].Reason != "page 2 missing" {
+				t.Fatalf("send-back notifications = %+v", n)
+			}
+			if in.Vars["sentBackFrom"] != from.Element {
+				t.Fatalf("sentBackFrom = %v, want %s", in.Vars["sentBackFrom"], from.Element)
+			}
+			// Nobody but the requester answers, and only by resubmitting.
+			_, err := in.Deliver(context.Background(), def, decision("x1", open[0].ID, Approve, "carol", approver, ""), t0, svc)
+			wantKind(t, err, domain.KindForbidden)
+			_, err = in.Deliver(context.Background(), def, decision("x3", open[0].ID, Approve, "rita", approver, ""), t0, svc)
+			wantKind(t, err, domain.KindInvalid)
+			ans := Event{ID: "x2", Type: EventTaskDecision, TaskID: open[0].ID, Decision: Resubmit, Actor: "carol", Groups: approver, Vars: map[string]any{"attachmentCount": 2}}
+			_, err = in.Deliver(context.Background(), def, ans, t0, svc)
+			wantKind(t, err, domain.KindForbidden)
+			ans.ID, ans.Actor = "ans", "rita"
+			mustDeliver(t, in, def, ans, t0.Add(2*time.Hour), svc)
+			if in.Vars["attachmentCount"] != float64(2) || len(in.Messages) != 1 || in.Messages[0].Message != "attachmentsScanned" {
+				t.Fatalf("answer not waiting for the scan: vars %v messages %+v", in.Vars, in.Messages)
+			}
+			rescan := scanned(true)
+			rescan.ID = "scan-2"
+			mustDeliver(t, in, def, rescan, t0.Add(3*time.Hour), svc)
+			back := in.OpenTasks()
+			if len(back) != 1 || back[0].Element != tc.backTo {
+				t.Fatalf("answer went to %+v, want %s", back, tc.backTo)
+			}
+			// The first-level approver still cannot give the second approval.
+			if tc.backTo == "Approve2" {
+				_, err = in.Deliver(context.Background(), def, decision("again", back[0].ID, Approve, "alice", approver, ""), t0.Add(4*time.Hour), svc)
+				wantKind(t, err, domain.KindForbidden)
+			}
+			for in.Status == StatusRunning {
+				task := in.OpenTasks()[0]
+				actor := "dave"
+				if task.Element == "Approve2" {
+					actor = "erin"
+				}
+				mustDeliver(t, in, def, decision("fin-"+task.ID, task.ID, Approve, actor, approver, ""), t0.Add(5*time.Hour), svc)
+			}
+			if in.Status != StatusCompleted || rec.calls["applyChange"] != 1 {
+				t.Fatalf("status %s, applyChange calls %d", in.Status, rec.calls["applyChange"])
+			}
+		})
 	}
 }

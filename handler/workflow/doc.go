@@ -20,10 +20,14 @@
 //	endEvent    pf:outcome="failed"          reaching it ends the instance Failed (default: completed)
 //	            pf:reason="text"             failure reason
 //	            pf:reasonVariable="name"     take the reason from this string variable when non-empty
+//	            pf:notice="rejected|expired" the kind of the notification sent (default "failed")
 //	userTask    pf:candidateGroups="A,B"     (also camunda:candidateGroups, zeebe:assignmentDefinition)
 //	            pf:assignee="subject"        only this actor may decide (also camunda:assignee)
 //	            pf:distinctFrom="t1 t2"      four-eyes: the actor must not have approved a work item
 //	                                         of these userTasks
+//	            pf:performer="requester"     a task only the requester completes (answering a
+//	                                         send-back): decision "resubmit", whose variables
+//	                                         replace the instance's; no groups or assignee
 //	serviceTask pf:type="applyChange"        handler key (also camunda:type, camunda:topic,
 //	                                         zeebe:taskDefinition type); other pf:* attributes are
 //	                                         passed to the handler as Params
@@ -40,7 +44,13 @@
 // (string, on reject/sendBack) and appends approving actors to approvers
 // ([]any). Definitions route on these with an exclusive gateway (e.g.
 // decision == "approve", default flow to a pf:outcome="failed" end event with
-// pf:reasonVariable="rejectReason").
+// pf:reasonVariable="rejectReason"). A sendBack decision also sets
+// sentBackFrom (the userTask's element id), so a definition can route the
+// requester's answer back to the task that sent it back. A requester task
+// (pf:performer="requester") is assigned to the requester, announced as
+// "sentBack" (with decisionComment as the reason) instead of taskAssigned,
+// and its "resubmit" decision sets decision="resubmit" plus the variables
+// the answer carries.
 //
 // # Notifications
 //

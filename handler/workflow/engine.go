@@ -275,13 +275,22 @@ func (r *run) createTask(tok Token, e *Element) {
 		Token:           tok.ID,
 		CandidateGroups: slices.Clone(e.CandidateGroups),
 		Assignee:        e.Assignee,
+		Performer:       e.Performer,
 		State:           TaskOpen,
 		CreatedAt:       r.now,
+	}
+	if t.Performer == PerformerRequester {
+		t.Assignee, _ = r.in.Vars[VarRequester].(string)
 	}
 	r.in.Tasks = append(r.in.Tasks, t)
 	r.eff.TasksCreated = append(r.eff.TasksCreated, t)
 	r.history("taskCreated", "", e.ID, t.ID, "")
-	r.notify(Notification{ID: r.in.ID + "/taskAssigned/" + t.ID, Kind: "taskAssigned", Task: t.ID, Groups: t.CandidateGroups})
+	if t.Performer == PerformerRequester {
+		reason, _ := r.in.Vars["decisionComment"].(string)
+		r.notify(Notification{ID: r.in.ID + "/sentBack/" + t.ID, Kind: "sentBack", Task: t.ID, Reason: reason})
+	} else {
+		r.notify(Notification{ID: r.in.ID + "/taskAssigned/" + t.ID, Kind: "taskAssigned", Task: t.ID, Groups: t.CandidateGroups})
+	}
 	for _, b := range e.Boundaries {
 		tm := Timer{ID: r.in.ID + "/" + t.ID + "/" + b.ID, Element: b.ID, Task: t.ID, Due: b.Duration.AddTo(r.now), Interrupting: b.Interrupting}
 		r.in.Timers = append(r.in.Timers, tm)
@@ -360,7 +369,11 @@ func (r *run) finish(st Status, end, reason, actor string) {
 	// a successful path; an instance that ends otherwise (a failed end
 	// event, an incident, a cancel) is announced by the engine.
 	if st != StatusCompleted {
-		r.notify(Notification{ID: r.in.ID + "/" + string(st), Kind: string(st), Reason: reason})
+		kind := string(st)
+		if e := r.def.Elements[end]; e != nil && e.Notice != "" {
+			kind = e.Notice
+		}
+		r.notify(Notification{ID: r.in.ID + "/" + string(st), Kind: kind, Reason: reason})
 	}
 }
 
@@ -405,13 +418,10 @@ func (r *run) message(ev Event) error {
 }
 
 func (r *run) decide(ev Event) error {
-	if len(ev.Vars) > 0 {
-		return domain.E(domain.KindInvalid, "workflow: a decision cannot set variables")
-	}
 	switch ev.Decision {
-	case Approve, Reject, SendBack:
+	case Approve, Reject, SendBack, Resubmit:
 	default:
-		return domain.E(domain.KindInvalid, "decision must be approve, reject or sendBack")
+		return domain.E(domain.KindInvalid, "decision must be approve, reject, sendBack or resubmit")
 	}
 	if ev.Actor == "" {
 		return domain.E(domain.KindInvalid, "workflow: decision without actor")
@@ -440,26 +450,35 @@ func (r *run) decide(ev Event) error {
 	if t.State != TaskOpen || r.in.Status.Terminal() {
 		return domain.E(domain.KindConflict, "task %q is not waiting for a decision (%s)", t.ID, t.State)
 	}
-	if req, _ := r.in.Vars[VarRequester].(string); req != "" && req == ev.Actor {
-		return domain.E(domain.KindForbidden, "the requester cannot decide their own request")
-	}
-	if t.Assignee != "" && t.Assignee != ev.Actor {
-		return domain.E(domain.KindForbidden, "task %q is assigned to someone else", t.ID)
-	}
-	if len(t.CandidateGroups) > 0 && !slices.ContainsFunc(ev.Groups, func(g string) bool { return slices.Contains(t.CandidateGroups, g) }) {
-		return domain.E(domain.KindForbidden, "task %q needs a member of %v", t.ID, t.CandidateGroups)
-	}
 	e := r.def.Elements[t.Element]
-	for _, other := range r.in.Tasks {
-		if other.Decision != nil && other.Decision.Decision == Approve && other.Decision.Actor == ev.Actor &&
-			(slices.Contains(e.DistinctFrom, other.Element)) {
-			return domain.E(domain.KindForbidden, "a second approval must come from a different approver")
-		}
+	var err error
+	if t.Performer == PerformerRequester {
+		err = r.mayAnswer(t, ev)
+	} else {
+		err = r.mayDecide(t, e, ev)
+	}
+	if err != nil {
+		return err
 	}
 	t.Decision = &Decision{Decision: ev.Decision, Actor: ev.Actor, Comment: ev.Comment, At: r.now, Event: ev.ID}
 	taskID, tokenID := t.ID, t.Token
 	r.closeTask(idx, TaskCompleted)
+	r.eff.TasksDecided = append(r.eff.TasksDecided, r.in.Tasks[idx])
 	v := r.in.Vars
+	if ev.Decision == Resubmit {
+		vars, err := normalizeVars(ev.Vars)
+		if err != nil {
+			return err
+		}
+		for k, x := range vars {
+			v[k] = x
+		}
+		v["decision"] = string(Resubmit)
+		r.history("taskDecided", ev.Actor, e.ID, taskID, string(ev.Decision)+reasonSuffix(ev.Comment))
+		r.removeToken(tokenID)
+		r.follow(tokenID, e.Outgoing)
+		return nil
+	}
 	v["decision"] = string(ev.Decision)
 	v["decidedBy"] = ev.Actor
 	v["decisionComment"] = ev.Comment
@@ -473,10 +492,54 @@ func (r *run) decide(ev Event) error {
 		v["rejectReason"] = reasonOr(ev.Comment, "rejected by the approver")
 	case SendBack:
 		v["rejectReason"] = "sent back for changes: " + reasonOr(ev.Comment, "no comment")
+		v["sentBackFrom"] = e.ID
 	}
 	r.history("taskDecided", ev.Actor, e.ID, taskID, string(ev.Decision)+reasonSuffix(ev.Comment))
 	r.removeToken(tokenID)
 	r.follow(tokenID, e.Outgoing)
+	return nil
+}
+
+// mayDecide checks an approver's decision on an approval task: approve,
+// reject or sendBack, no variables, never by the requester, only by the
+// assignee or a member of a candidate group, and (pf:distinctFrom) not by
+// an actor who approved one of the named tasks. KindForbidden or
+// KindInvalid otherwise.
+func (r *run) mayDecide(t *Task, e *Element, ev Event) error {
+	if ev.Decision == Resubmit {
+		return domain.E(domain.KindInvalid, "task %q is an approval: decide approve, reject or sendBack", t.ID)
+	}
+	if len(ev.Vars) > 0 {
+		return domain.E(domain.KindInvalid, "workflow: a decision cannot set variables")
+	}
+	if req, _ := r.in.Vars[VarRequester].(string); req != "" && req == ev.Actor {
+		return domain.E(domain.KindForbidden, "the requester cannot decide their own request")
+	}
+	if t.Assignee != "" && t.Assignee != ev.Actor {
+		return domain.E(domain.KindForbidden, "task %q is assigned to someone else", t.ID)
+	}
+	if len(t.CandidateGroups) > 0 && !slices.ContainsFunc(ev.Groups, func(g string) bool { return slices.Contains(t.CandidateGroups, g) }) {
+		return domain.E(domain.KindForbidden, "task %q needs a member of %v", t.ID, t.CandidateGroups)
+	}
+	for _, other := range r.in.Tasks {
+		if other.Decision != nil && other.Decision.Decision == Approve && other.Decision.Actor == ev.Actor &&
+			(slices.Contains(e.DistinctFrom, other.Element)) {
+			return domain.E(domain.KindForbidden, "a second approval must come from a different approver")
+		}
+	}
+	return nil
+}
+
+// mayAnswer checks the requester's answer to a requester task
+// (pf:performer="requester"): only the requester, only Resubmit.
+// KindForbidden or KindInvalid otherwise.
+func (r *run) mayAnswer(t *Task, ev Event) error {
+	if req, _ := r.in.Vars[VarRequester].(string); req == "" || req != ev.Actor {
+		return domain.E(domain.KindForbidden, "task %q is the requester's to answer", t.ID)
+	}
+	if ev.Decision != Resubmit {
+		return domain.E(domain.KindInvalid, "task %q is answered by resubmitting, not %s", t.ID, ev.Decision)
+	}
 	return nil
 }
 
@@ -513,11 +576,17 @@ func (r *run) timer(ev Event) error {
 	}
 	task := &r.in.Tasks[ti]
 	if b.Interrupting {
-		taskID, tokenID, groups := task.ID, task.Token, task.CandidateGroups
+		taskID, tokenID, groups, performer := task.ID, task.Token, task.CandidateGroups, task.Performer
 		r.closeTask(ti, TaskInterrupted)
 		r.removeToken(tokenID)
-		r.history("escalated", "", b.ID, taskID, b.Duration.Text)
-		r.notify(Notification{ID: r.in.ID + "/escalated/" + taskID, Kind: "escalated", Task: taskID, Groups: groups})
+		if performer == PerformerRequester {
+			// The requester's time to answer ran out: where the flow
+			// leads (e.g. a failed end) says what is announced.
+			r.history("expired", "", b.ID, taskID, b.Duration.Text)
+		} else {
+			r.history("escalated", "", b.ID, taskID, b.Duration.Text)
+			r.notify(Notification{ID: r.in.ID + "/escalated/" + taskID, Kind: "escalated", Task: taskID, Groups: groups})
+		}
 		r.follow(tokenID, b.Outgoing)
 		return nil
 	}

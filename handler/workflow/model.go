@@ -51,6 +51,9 @@ type Element struct {
 	Assignee        string
 	DistinctFrom    []string
 	Boundaries      []*Element
+	// Performer is PerformerRequester for a task only the requester may
+	// complete (pf:performer="requester"); "" for an approval task.
+	Performer string
 
 	// serviceTask
 	ServiceType string
@@ -68,6 +71,9 @@ type Element struct {
 	Failed         bool
 	Reason         string
 	ReasonVariable string
+	// Notice is the kind of the notification a failed end sends
+	// (pf:notice: "rejected" or "expired"; default "failed").
+	Notice string
 }
 
 // Flow is a sequence flow.

@@ -47,7 +47,14 @@ const (
 	Approve  DecisionKind = "approve"
 	Reject   DecisionKind = "reject"
 	SendBack DecisionKind = "sendBack"
+	// Resubmit completes a requester task (pf:performer="requester"): the
+	// requester answers a send-back; the event's Vars replace variables.
+	Resubmit DecisionKind = "resubmit"
 )
+
+// PerformerRequester is the pf:performer value of a task the requester
+// completes (answering a send-back), never an approver.
+const PerformerRequester = "requester"
 
 // Instance is the complete engine state of one process instance. It is
 // plain JSON (stored inside the request record) and carries everything the
@@ -95,6 +102,7 @@ type Task struct {
 	Token           string     `json:"token"`
 	CandidateGroups []string   `json:"candidateGroups,omitempty"`
 	Assignee        string     `json:"assignee,omitempty"`
+	Performer       string     `json:"performer,omitempty"`
 	State           TaskState  `json:"state"`
 	CreatedAt       time.Time  `json:"createdAt"`
 	ClosedAt        *time.Time `json:"closedAt,omitempty"`
@@ -192,6 +200,7 @@ type Effects struct {
 	TimersScheduled []Timer
 	TimersCancelled []string
 	TasksCreated    []Task
+	TasksDecided    []Task // work items decided in this step, with their Decision
 	Notifications   []Notification
 	Outcome         *Outcome // set when the instance became terminal in this step
 	Steps           int      // elements executed

@@ -491,6 +491,25 @@ func Cases() []Case {
 				t.Fatalf("ids = %v, want %v", got, want)
 			}
 		}},
+		{"query finds an element of an array field with contains", func(t *testing.T, ctx context.Context, d docstore.Docs) {
+			mustCreate(t, ctx, d, Doc{ID: "a1", Tags: []string{"ProfileApprover", "ProfileSupervisor"}, N: 1})
+			mustCreate(t, ctx, d, Doc{ID: "a2", Tags: []string{"ProfileSupervisor"}, N: 2})
+			mustCreate(t, ctx, d, Doc{ID: "a3", Status: "ProfileApprover", N: 3}) // not an array
+			mustCreate(t, ctx, d, Doc{ID: "a4", Tags: []string{"profileapprover"}, N: 4})
+			got := query(t, ctx, d, docstore.Query{Where: []docstore.Cond{docstore.Where("tags", docstore.Contains, "ProfileApprover")}})
+			if want := []string{"a1"}; !slices.Equal(got, want) {
+				t.Fatalf("tags contains ProfileApprover: ids = %v, want %v", got, want)
+			}
+			got = query(t, ctx, d, docstore.Query{Where: []docstore.Cond{docstore.Where("tags", docstore.Contains, "ProfileSupervisor"), docstore.Where("n", docstore.Ge, 2)}})
+			if want := []string{"a2"}; !slices.Equal(got, want) {
+				t.Fatalf("tags contains ProfileSupervisor and n >= 2: ids = %v, want %v", got, want)
+			}
+			if got := query(t, ctx, d, docstore.Query{Where: []docstore.Cond{docstore.Where("status", docstore.Contains, "ProfileApprover")}}); len(got) != 0 {
+				t.Fatalf("contains on a string field: ids = %v, want none", got)
+			}
+			err := d.Query(ctx, docstore.Query{Where: []docstore.Cond{docstore.Where("tags", docstore.Contains, nil)}}, func([]byte) error { return nil })
+			wantKind(t, "contains null", err, domain.KindInvalid)
+		}},
 		{"query filters on nested fields", func(t *testing.T, ctx context.Context, d docstore.Docs) {
 			seed(t, ctx, d, 6)
 			got := query(t, ctx, d, docstore.Query{Where: []docstore.Cond{docstore.Where("meta.stage", docstore.Eq, "s1")}})
