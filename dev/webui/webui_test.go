@@ -144,4 +144,22 @@ func TestDevHostServesTheSite(t *testing.T) {
 	if !sys.WebUI {
 		t.Error("System.WebUI is false")
 	}
+	// Azurite lets the page upload from either name of the site's origin,
+	// and from no other origin.
+	for origin, allowed := range map[string]bool{
+		sys.URL: true, strings.Replace(sys.URL, "127.0.0.1", "localhost", 1): true, "http://evil.example": false,
+	} {
+		req, _ := http.NewRequest("OPTIONS", sys.Azurite.BlobURL+"/incoming/x/0-a.pdf?comp=block&blockid=AA%3D%3D", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "PUT")
+		req.Header.Set("Access-Control-Request-Headers", "content-md5")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.StatusCode == 200 && resp.Header.Get("Access-Control-Allow-Origin") == origin; got != allowed {
+			t.Errorf("preflight from %s: %d %q, allowed %v", origin, resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"), allowed)
+		}
+	}
 }
