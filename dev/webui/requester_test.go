@@ -25,12 +25,13 @@ func TestBrowserRequesterFlow(t *testing.T) {
 
 // A reload in the middle of an upload resumes it from the server's upload
 // state: staged blocks are not sent again, a block answered 503 is retried,
-// pause and resume work, and the document scans clean.
+// pause and resume work, the document scans clean, and a submit whose
+// answer was lost is sent again with the same Idempotency-Key and replayed.
 func TestBrowserUploadResumesAfterReload(t *testing.T) {
 	id, owner, _ := newProfile(t)
 	r := browse(t, "reload", map[string]any{"profileId": id, "owner": owner, "big": bigPDF, "bigBlocks": 7})
-	if num(t, r, "stagedBeforeReload") != 3 || num(t, r, "putBlockAfterReload") != 5 {
-		t.Errorf("result = %v, want 3 staged before and 4+1 (one retry) Put Block after the reload", r)
+	if num(t, r, "stagedBeforeReload") != 3 || num(t, r, "putBlockAfterReload") != 5 || num(t, r, "patches") != 2 {
+		t.Errorf("result = %v, want 3 staged before, 4+1 (one retry) Put Block after the reload, 2 PATCHes", r)
 	}
 }
 

@@ -200,7 +200,6 @@ export function changeForm(app, profile, { answerTo, initial } = {}) {
   const result = h("div", { "aria-live": "assertive" });
   const submitBtn = h("button", { type: "submit", class: "primary" }, answerTo ? "Send answer" : "Submit change");
   let challengeId = null;
-  let idempotencyKey = crypto.randomUUID();
 
   // The change: every field whose value differs from the profile (an
   // answer to a send-back restates the whole change the same way).
@@ -237,31 +236,53 @@ export function changeForm(app, profile, { answerTo, initial } = {}) {
     }
   };
 
+  // The last attempt: its MFA token (spent only when a change is accepted,
+  // so it serves a corrected retry too), and its Idempotency-Key and body,
+  // sent again unchanged when the answer was lost (network error), so a
+  // change the server did accept is not submitted twice.
+  let attempt = null;
+
   const onSubmit = async (ev) => {
     ev.preventDefault();
     fill(result);
     const change = changedFields();
     if (!Object.keys(change).length) return fill(result, errorBox("Nothing changed: edit a field first."));
     if (panel.session && !panel.done) return fill(result, errorBox("Wait until the documents are uploaded."));
-    if (!challengeId) return fill(result, errorBox('Press "Send code" and enter the code from the SMS.'));
-    if (!/^[0-9]{6}$/.test(codeInput.value)) return fill(result, errorBox("Enter the 6-digit code from the SMS."));
+    const fingerprint = JSON.stringify([change, panel.uploadId, answerTo]);
+    if (!attempt?.mfaToken) {
+      if (!challengeId) return fill(result, errorBox('Press "Send code" and enter the code from the SMS.'));
+      if (!/^[0-9]{6}$/.test(codeInput.value)) return fill(result, errorBox("Enter the 6-digit code from the SMS."));
+    }
     submitBtn.disabled = true;
     try {
-      const { body: v } = await app.api.verify(challengeId, codeInput.value);
-      const body = { ...change, timestamp: new Date().toISOString() };
-      if (panel.uploadId) body.uploadId = panel.uploadId;
-      if (answerTo) body.answerTo = answerTo;
+      if (!attempt?.mfaToken) {
+        const { body: v } = await app.api.verify(challengeId, codeInput.value);
+        attempt = { mfaToken: v.mfaToken };
+        challengeId = null;
+      }
+      if (!(attempt.lost && attempt.fingerprint === fingerprint)) {
+        const body = { ...change, timestamp: new Date().toISOString() };
+        if (panel.uploadId) body.uploadId = panel.uploadId;
+        if (answerTo) body.answerTo = answerTo;
+        attempt = { mfaToken: attempt.mfaToken, fingerprint, body, key: crypto.randomUUID() };
+      }
+      attempt.lost = false;
       app.mark("submit");
-      const { status, body: res } = await app.api.submit(profileId, body, v.mfaToken, idempotencyKey);
+      const { status, body: res } = await app.api.submit(profileId, attempt.body, attempt.mfaToken, attempt.key);
+      attempt = null;
       await panel.forget();
-      challengeId = null;
-      idempotencyKey = crypto.randomUUID();
       announce(status === 200 ? "Change applied" : "Change submitted");
       app.go(`#/request/${encodeURIComponent(res.request.split("/").pop())}`);
     } catch (e) {
       submitBtn.disabled = false;
-      if (e instanceof ApiError && e.status === 401 && e.body && "attemptsLeft" in e.body) {
+      if (!(e instanceof ApiError)) {
+        if (attempt) attempt.lost = true;
+        fill(result, errorBox(`The answer was lost (${describeError(e)}). Press the button again: the same change is sent again, never twice.`));
+      } else if (e.status === 401 && e.body && "attemptsLeft" in e.body) {
         fill(result, errorBox(`Wrong code: ${e.body.attemptsLeft} attempt(s) left.`));
+      } else if (e.status === 401 || e.status === 403 || e.status === 410) {
+        attempt = null;
+        fill(result, errorBox(`Not submitted: ${describeError(e)}. Press "Send code" for a new SMS code.`));
       } else {
         fill(result, errorBox(`Not submitted: ${describeError(e)}`));
       }

@@ -182,7 +182,8 @@ const scenarios = {
    * A reload in the middle of an upload: three blocks staged, the others
    * held; pause and resume; reload; the upload resumes from the server's
    * state without re-sending a staged block; one block fails once with 503
-   * and is retried; the document then scans clean.
+   * and is retried; the document then scans clean. The submit's answer is
+   * lost once and the retry is answered by the stored answer.
    */
   async reload() {
     const page = await newPage("reload");
@@ -234,11 +235,28 @@ const scenarios = {
     check(sentAfter.filter((id) => id === failed).length === 2, `the block answered 503 is retried once (${failed})`);
     check(sentAfter.length === P.bigBlocks - stagedBefore.size + 1, `Put Block requests after the reload: ${sentAfter.length}`);
     await page.unroute(() => true);
+    // The PATCH's answer is lost once (the server accepted it, the page
+    // sees a network error): pressing the button again sends the same body
+    // with the same Idempotency-Key and gets the stored answer back.
+    const patches = [];
+    await page.route((u) => u.pathname === `/api/v1/profile/${P.profileId}`, async (route) => {
+      const r = route.request();
+      if (r.method() !== "PATCH") return route.continue();
+      const resp = await route.fetch();
+      patches.push({ key: r.headers()["idempotency-key"], body: r.postData(), status: resp.status(), replayed: resp.headers()["idempotent-replayed"] });
+      if (patches.length === 1) return route.abort("connectionreset");
+      return route.fulfill({ response: resp });
+    });
+    expected.push(/ERR_CONNECTION_RESET/);
     await confirmAndSubmit(page);
+    await page.getByText("The answer was lost").waitFor(T);
+    await page.getByRole("button", { name: "Submit change" }).click();
     await waitStage(page, "waitingForApproval");
+    check(patches.length === 2 && patches[0].key === patches[1].key && patches[0].body === patches[1].body, `the retry repeats key and body: ${JSON.stringify(patches)}`);
+    check(patches[0].status === 202 && patches[1].status === 202 && patches[1].replayed === "true", `the second answer is the replayed first: ${JSON.stringify(patches)}`);
     const status = await statusOf(page, requestIdOf(page));
     check(status.customStatus.attachments[0].verdict === "clean", "the resumed document scans clean");
-    return { stagedBeforeReload: stagedBefore.size, putBlockAfterReload: sentAfter.length, retried: failed };
+    return { stagedBeforeReload: stagedBefore.size, putBlockAfterReload: sentAfter.length, retried: failed, patches: patches.length };
   },
 
   /** An EICAR document: the request fails, the document is named infected. */

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ClamdPort, portSettings[local.ServiceClamd].flag, 3310, "clamd port (antivirus of the document scan)")
 	fs.IntVar(&o.ServiceBusPort, portSettings[local.ServiceBus].flag, 5672, "Service Bus peer port (AMQP)")
 	fs.StringVar(&o.LogDir, "logs", ".run/logs", "stand-in log folder")
+	fs.StringVar(&o.WebDir, "web", "", "built web UI folder served at / (default build/web when `make web` built it)")
 	fs.BoolVar(&o.NoHost, "standins-only", false, "start the stand-ins, fake Twilio and OIDC issuer only (run build/app under `func start` yourself)")
 	if err := fs.Parse(args); err != nil {
 		return 2
