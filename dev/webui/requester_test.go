@@ -35,10 +35,11 @@ func TestBrowserUploadResumesAfterReload(t *testing.T) {
 	}
 }
 
-// An EICAR document fails the request, shown as a clear failure naming it.
+// An EICAR document (chosen after removing another) fails the request,
+// shown as a clear failure naming it.
 func TestBrowserInfectedDocumentFails(t *testing.T) {
 	id, owner, _ := newProfile(t)
-	r := browse(t, "eicar", map[string]any{"profileId": id, "owner": owner, "eicar": eicarPDF})
+	r := browse(t, "eicar", map[string]any{"profileId": id, "owner": owner, "eicar": eicarPDF, "small": smallPDF})
 	if !strings.Contains(r["outcome"].(string), "Custom.EICAR") {
 		t.Errorf("outcome = %v, want the signature named", r["outcome"])
 	}

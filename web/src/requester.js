@@ -56,6 +56,7 @@ class UploadPanel {
     this.done = false;
     this.el = h("section", { class: "upload", "aria-labelledby": "upload-h" });
     this.onReady = () => {};
+    this.onRemoved = () => {};
     this.render();
   }
 
@@ -79,11 +80,14 @@ class UploadPanel {
         `All documents: ${pct} % of ${formatBytes(p.total)}`,
         this.done ? " — uploaded" : ` — ${formatBytes(p.speed)}/s, ${p.paused ? "paused" : formatDuration(p.eta) + " left"}`);
       children.push(h("progress", { class: "total", max: p.total, value: p.done, "aria-label": "All documents uploaded" }), this.progressText);
+      const buttons = [];
       if (!this.done) {
-        children.push(p.paused
+        buttons.push(p.paused
           ? h("button", { type: "button", onclick: () => this.resume() }, "Resume upload")
           : h("button", { type: "button", onclick: () => this.pause() }, "Pause upload"));
       }
+      if (this.done || p.paused) buttons.push(h("button", { type: "button", onclick: () => this.remove() }, "Remove documents"));
+      children.push(h("div", { class: "actions" }, buttons));
     }
     fill(this.el, children);
   }
@@ -176,6 +180,18 @@ class UploadPanel {
 
   async forget() {
     await del(uploadKey(this.profileId));
+  }
+
+  /** Drops the upload (its blobs are never submitted; the server sweeps them). */
+  async remove() {
+    if (this.session) this.session.pause();
+    await this.forget();
+    this.session = null;
+    this.uploadId = null;
+    this.done = false;
+    this.render("");
+    announce("Documents removed");
+    this.onRemoved();
   }
 }
 
@@ -301,6 +317,12 @@ export function changeForm(app, profile, { answerTo, initial } = {}) {
       field("Code from the SMS", codeInput),
       devPanel),
     submitBtn, result);
+
+  panel.onRemoved = () => {
+    fileInput.value = "";
+    fileInput.disabled = false;
+    fileInput.focus();
+  };
 
   // A reload during an upload: restore the draft and resume the upload.
   panel.restore().then((saved) => {

@@ -265,6 +265,10 @@ const scenarios = {
     await signIn(page, P.owner);
     await openProfile(page, P.profileId);
     await page.getByLabel("Marital status").selectOption("Divorced");
+    // A document chosen by mistake is removed before the right one.
+    await chooseFiles(page, [P.small]);
+    await waitUploaded(page);
+    await page.getByRole("button", { name: "Remove documents" }).click();
     await chooseFiles(page, [P.eicar]);
     await waitUploaded(page);
     await confirmAndSubmit(page);
@@ -274,6 +278,7 @@ const scenarios = {
     const verdict = await page.locator("ul.docs li").first().getAttribute("data-verdict");
     check(verdict === "infected", `document verdict infected, got ${verdict}`);
     check(await page.getByRole("button", { name: /^Open / }).count() === 0, "no read link for an infected document");
+    check(await page.locator("ul.docs li").count() === 1, "only the document left chosen was submitted");
     return { outcome };
   },
 };
