@@ -1,6 +1,7 @@
 // Builds the static site: bundles src/main.js (with @azure/msal-browser,
-// spark-md5 and idb-keyval from node_modules) into one ES module with
-// esbuild, and copies index.html, styles.css and the config file.
+// spark-md5 and idb-keyval from node_modules) into app.js and the MD5
+// worker src/md5worker.js into md5worker.js, ES modules, with esbuild, and
+// copies index.html, styles.css and the config file.
 //
 //   node web/build.mjs --out build/web [--config web/config.json]
 //
@@ -33,14 +34,14 @@ if (!config.auth || !["dev", "msal"].includes(config.auth.mode)) {
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 await build({
-  entryPoints: [join(here, "src", "main.js")],
+  entryPoints: { app: join(here, "src", "main.js"), md5worker: join(here, "src", "md5worker.js") },
   bundle: true,
   format: "esm",
   target: ["chrome120", "firefox120", "safari17"],
   minify: true,
   sourcemap: "linked",
   legalComments: "linked",
-  outfile: join(out, "app.js"),
+  outdir: out,
   logLevel: "warning",
 });
 await copyFile(join(here, "styles.css"), join(out, "styles.css"));

@@ -6,6 +6,16 @@ import { get, set, del } from "idb-keyval";
 import { ApiError, nextPollDelay } from "./api.js";
 import { h, fill, field, announce, uid } from "./dom.js";
 import { UploadSession, formatBytes, formatDuration } from "./upload.js";
+import { md5Pool, md5Inline } from "./md5.js";
+
+// Content-MD5 of blocks is computed by workers (built as md5worker.js
+// beside app.js; config.json's md5Workers, default 2, 0 = on the page's
+// own thread), so the page stays responsive and hashing overlaps.
+let hashPool = null;
+function hasher(config) {
+  const n = Math.min(config.md5Workers ?? 2, navigator.hardwareConcurrency || 2);
+  return (hashPool ||= n > 0 ? md5Pool(new URL("md5worker.js", document.baseURI), n) : md5Inline);
+}
 
 export const MAX_FILES = 2;
 export const MAX_SIZE = 25 * 1024 * 1024; // 25 MiB, the API's limit per file
@@ -126,6 +136,7 @@ class UploadPanel {
         staged: states ? states[i].uncommittedBlocks : [],
         committed: states ? states[i].committed : false,
       })),
+      hash: hasher(this.app.config),
       onChange: () => this.renderThrottled(),
     });
   }

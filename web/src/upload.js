@@ -7,16 +7,13 @@
 // send without copying; the MD5 is computed from the same slice.
 // Progress per file and overall, with the speed over the last seconds and
 // the time left, is reported through onChange.
-import SparkMD5 from "spark-md5";
+import { md5Base64, md5Inline } from "./md5.js";
+
+export { md5Base64 };
 
 /** Statuses (and 0: the network failed) worth another attempt. */
 export function retryable(status) {
   return status === 0 || status === 408 || status === 429 || status >= 500;
-}
-
-/** Base64 of the MD5 of an ArrayBuffer, as Content-MD5 wants it. */
-export function md5Base64(buf) {
-  return btoa(SparkMD5.ArrayBuffer.hash(buf, true));
 }
 
 function withQuery(url, extra) {
@@ -59,7 +56,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
  * the server already holds), committed: boolean}]
  */
 export class UploadSession {
-  constructor({ files, concurrency = 4, retries = 4, backoffMs = 300, onChange = () => {}, onEvent = () => {} }) {
+  /**
+   * hash: Blob → Promise<base64 MD5> (a worker pool in the page, md5Inline
+   * by default); concurrency: blocks in flight; retries: extra attempts of a
+   * block or commit; backoffMs: first retry delay, doubled each time.
+   */
+  constructor({ files, concurrency = 4, retries = 4, backoffMs = 300, hash = md5Inline, onChange = () => {}, onEvent = () => {} }) {
+    this.hash = hash;
     this.files = files.map((f) => ({
       ...f,
       staged: new Set(f.staged || []),
@@ -196,7 +199,7 @@ export class UploadSession {
     const { plan } = f;
     const start = i * plan.blockSize;
     const slice = f.file.slice(start, start + UploadSession.blockLen(plan, i));
-    const md5 = md5Base64(await slice.arrayBuffer());
+    const md5 = await this.hash(slice);
     const url = withQuery(plan.uploadUrl, "comp=block&blockid=" + encodeURIComponent(plan.blockIds[i]));
     await this.attempt(`block ${i} of ${plan.name}`, f, async () => {
       f.inflight.set(i, 0);
