@@ -5,7 +5,7 @@ APP := build/app
 GOTESTFLAGS ?=
 FUZZTIME ?= 30s
 
-.PHONY: all deps build package web dist run test unit lint archcheck bench fuzz clean
+.PHONY: all deps build package web dist run test unit lint archcheck bench fuzz clean workflow-archive
 
 all: package
 
@@ -88,6 +88,12 @@ fuzz:
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
 	  done; done
+
+# Keeps every workflow definition in workflows/versions/ under its content
+# version, so requests started on it finish on it after the file changes.
+workflow-archive:
+	@mkdir -p workflows/versions; for f in workflows/*.bpmn; do \
+	  h=$$(sha256sum "$$f" | cut -c1-32); cp -n "$$f" "workflows/versions/sha256-$$h.bpmn"; done
 
 clean:
 	rm -rf build

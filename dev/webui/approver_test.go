@@ -1,8 +1,3 @@
-//go:build approvals
-
-// Built only with -tags approvals until the approver API is on this branch:
-// without it these scenarios cannot pass.
-
 package webui_test
 
 import (

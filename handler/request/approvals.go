@@ -108,13 +108,23 @@ func taskIndex(rec Record) *TaskIndex {
 		if t.State != workflow.TaskOpen || t.Performer == workflow.PerformerRequester {
 			continue
 		}
-		for _, g := range t.CandidateGroups {
-			if !slices.Contains(ix.Groups, g) {
-				ix.Groups = append(ix.Groups, g)
+		add := func(list *[]string, v string) {
+			if !slices.Contains(*list, v) {
+				*list = append(*list, v)
 			}
 		}
-		if t.Assignee != "" && !slices.Contains(ix.Actors, t.Assignee) {
-			ix.Actors = append(ix.Actors, t.Assignee)
+		switch {
+		case t.Assignee != "":
+			add(&ix.Actors, t.Assignee)
+		case len(t.CandidateUsers) == 0 && len(t.CandidateGroups) == 0:
+			add(&ix.Groups, AnyApprover)
+		default:
+			for _, u := range t.CandidateUsers {
+				add(&ix.Actors, u)
+			}
+			for _, g := range t.CandidateGroups {
+				add(&ix.Groups, g)
+			}
 		}
 		if t.CreatedAt.After(latest) {
 			latest = t.CreatedAt
@@ -136,8 +146,9 @@ func taskIndex(rec Record) *TaskIndex {
 // Approvals lists the open approval tasks p may decide, oldest first
 // (by creation, then request and task id), pageSize of them (0 = DefaultApprovalsPage,
 // at most MaxApprovalsPage) after the position continuation names ("" =
-// from the start). A task is listed when p is its assignee or in one of
-// its candidate groups, unless p is the requester or already approved a
+// from the start). A task is listed when p may decide it (the assignee;
+// else a candidate user, a member of a candidate group, or any approver
+// for a task restricted to nobody), unless p is the requester or already approved a
 // task this one must be distinct from. Errors: KindForbidden without the
 // ProfileApprover role, KindInvalid for a bad page size or token, the
 // store's (KindTransient).
@@ -160,7 +171,7 @@ func (s *Service) Approvals(ctx context.Context, p domain.Principal, pageSize in
 		}
 		after = c
 	}
-	filters := []TaskFilter{{Actor: p.Subject, Since: after.Since}}
+	filters := []TaskFilter{{Actor: p.Subject, Since: after.Since}, {Group: AnyApprover, Since: after.Since}}
 	for _, g := range p.Groups {
 		filters = append(filters, TaskFilter{Group: g, Since: after.Since})
 	}
@@ -211,7 +222,8 @@ func (s *Service) inboxItems(rec Record, p domain.Principal, now time.Time) []Ap
 		if t.Performer == workflow.PerformerRequester {
 			continue
 		}
-		if !(t.Assignee == p.Subject || (t.Assignee == "" && slices.ContainsFunc(t.CandidateGroups, p.InGroup))) {
+		who := workflow.Task{Assignee: t.Assignee, CandidateUsers: t.CandidateUsers, CandidateGroups: t.CandidateGroups}
+		if !who.MayDecide(p.Subject, p.InGroup) {
 			continue
 		}
 		if s.approvedDistinct(rec, t.Element, p.Subject) {

@@ -99,3 +99,13 @@ func BenchmarkParseDefault(b *testing.B) {
 		mustParse(b, defaultDefinition)
 	}
 }
+
+// BenchmarkDefaultParseAndRun: loading the shipped definition and running
+// its longest path once (one op = parse + Start + 5 deliveries).
+func BenchmarkDefaultParseAndRun(b *testing.B) {
+	svc := benchServices()
+	b.ReportAllocs()
+	for b.Loop() {
+		runDefaultLastName(b, mustParse(b, defaultDefinition), svc)
+	}
+}

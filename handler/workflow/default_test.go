@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -379,5 +380,51 @@ func TestDefaultSendBack(t *testing.T) {
 				t.Fatalf("status %s, applyChange calls %d", in.Status, rec.calls["applyChange"])
 			}
 		})
+	}
+}
+
+// The first gateway routes description-only changes (no first name, last
+// name or marital status among changedFields) straight to ApplyChange,
+// every other change to the evidence check.
+func TestDefaultRoutesByChangedFields(t *testing.T) {
+	def := mustParse(t, defaultDefinition)
+	tests := []struct {
+		fields []string
+		direct bool
+	}{
+		{[]string{}, true},
+		{[]string{"description"}, true},
+		{[]string{"description", "lastName"}, false},
+		{[]string{"maritalStatus"}, false},
+		{[]string{"firstName"}, false},
+		{[]string{"firstNameX"}, true},
+	}
+	for _, tc := range tests {
+		_, svc := newRecorder("applyChange", "notify")
+		vars := changeVars(tc.fields...)
+		vars["changedFields"] = append([]string{}, tc.fields...)
+		in, _, err := Start(context.Background(), def, "r", vars, t0, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct := in.Status == StatusCompleted && in.Outcome.End == "EndCompleted"
+		noEvidence := in.Status == StatusFailed && in.Outcome.End == "EndNoEvidence"
+		if direct != tc.direct || !direct && !noEvidence {
+			t.Errorf("fields %v: %s at %s, want direct=%v", tc.fields, in.Status, in.Outcome.End, tc.direct)
+		}
+	}
+}
+
+// The shipped definition is kept in the archive under its version, so a
+// request started on it finishes on it after the file is edited (run
+// `make workflow-archive` after editing a definition).
+func TestDefaultDefinitionArchived(t *testing.T) {
+	def := mustParse(t, defaultDefinition)
+	reg := NewRegistry()
+	if err := reg.LoadArchive(filepath.Join(filepath.Dir(defaultDefinition), "versions")); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Lookup(def.Version) == nil {
+		t.Fatalf("%s (version %s) is not in the archive as %s; run make workflow-archive", defaultDefinition, def.Version, ArchiveName(def))
 	}
 }
