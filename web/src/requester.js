@@ -479,7 +479,7 @@ function renderStatus(app, st, onAnswering) {
         a.link ? [" ", docButton(app, a)] : null))));
   }
   if ((cs.approvals || []).length) {
-    parts.push(h("h2", {}, "Decisions"), h("ul", {}, cs.approvals.map((a) =>
+    parts.push(h("h2", {}, "Decisions"), h("ul", { "data-testid": "decisions" }, cs.approvals.map((a) =>
       h("li", {}, `${decisionText(a.decision)} by ${a.actor} (${a.task}) ${fmtTime(a.at)}`, a.comment ? h("blockquote", {}, a.comment) : null))));
   }
   if ((cs.openTasks || []).length) {

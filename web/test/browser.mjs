@@ -443,7 +443,7 @@ Object.assign(scenarios, {
     await waitStage(req, "applied");
     const outcome = await req.getByTestId("outcome").textContent();
     check(/applied/.test(outcome), `requester sees the change applied: ${outcome}`);
-    check(await req.getByText("certificate matches").count() === 1, "the approver's comment is shown to the requester");
+    check(await req.getByTestId("decisions").getByText("certificate matches").count() === 1, "the approver's comment is shown to the requester");
 
     await ap.reload();
     await ap.getByRole("heading", { name: "Decision" }).waitFor(T);
@@ -474,7 +474,7 @@ Object.assign(scenarios, {
     await decisionText(ap).getByText("Send back: recorded").waitFor(T);
 
     await waitStage(req, "sentBack");
-    await req.getByText("Please add a photo of page 2").waitFor(T);
+    await req.getByTestId("decisions").getByText("Please add a photo of page 2").waitFor(T);
     const answer = req.locator("section.answer form.change");
     await answer.waitFor(T);
     await answer.getByLabel("Description").fill("Answered with page 2");
