@@ -5,7 +5,8 @@ import { ApiError } from "./api.js";
 import { h, fill, field, announce } from "./dom.js";
 import { changeTable, docButton, formatBytes, stageText } from "./requester.js";
 
-const PAGE_SIZE = 10;
+// Tasks per inbox page: config.json's inboxPageSize (1–100), default 10.
+const pageSize = (app) => Math.min(100, Math.max(1, app.config.inboxPageSize || 10));
 const CACHE = "profileflow.inbox";
 
 function errorBox(msg) {
@@ -31,7 +32,7 @@ export async function inboxPage(app, main, tokens = [""]) {
   fill(main, h("h1", {}, "Approvals"), h("p", {}, "Loading…"));
   let page;
   try {
-    ({ body: page } = await app.api.approvals(PAGE_SIZE, tok));
+    ({ body: page } = await app.api.approvals(pageSize(app), tok));
   } catch (e) {
     const msg = e instanceof ApiError && e.status === 403
       ? "Only approvers have an inbox: sign in with the ProfileApprover role."

@@ -513,7 +513,7 @@ function verdictText(a) {
 }
 
 function decisionText(d) {
-  return { approve: "Approved", approved: "Approved", reject: "Rejected", rejected: "Rejected", sendBack: "Sent back" }[d] || d;
+  return { approve: "Approved", reject: "Rejected", sendBack: "Sent back", resubmit: "Answered" }[d] || d;
 }
 
 export function changeTable(changes) {

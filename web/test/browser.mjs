@@ -425,7 +425,22 @@ Object.assign(scenarios, {
     check((await decisionText(self).textContent()).includes("HTTP 403"), "own request: 403");
 
     const ap = await newPage("approver", { width: 360, height: 780 });
+    // One task per inbox page: with the older request the test opened
+    // through the API, the inbox has at least two pages.
+    await ap.route((u) => u.pathname === "/config.json", async (route) => {
+      const resp = await route.fetch();
+      return route.fulfill({ response: resp, json: { ...(await resp.json()), inboxPageSize: 1 } });
+    });
     await signIn(ap, P.approver, { approver: true });
+    await ap.getByTestId("inbox").waitFor(T);
+    check(await ap.locator("ul.inbox li").count() === 1, "one task per page");
+    check(await ap.getByRole("button", { name: "Next page" }).count() === 1, "page 1 of several has a next page");
+    check(await ap.getByRole("button", { name: "Previous page" }).count() === 0, "page 1 has no previous page");
+    await ap.getByRole("button", { name: "Next page" }).click();
+    await ap.getByText("Page 2").waitFor(T);
+    check(await ap.locator("ul.inbox li").count() === 1, "one task on page 2");
+    await ap.getByRole("button", { name: "Previous page" }).click();
+    await ap.getByText("Page 1").waitFor(T);
     await openFromInbox(ap, id);
     await checkLayoutAndLabels(ap, "approval page");
     const row = ap.locator("table.changes tbody tr").first();
