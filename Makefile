@@ -5,7 +5,7 @@ APP := build/app
 GOTESTFLAGS ?=
 FUZZTIME ?= 30s
 
-.PHONY: all deps build package dist run test unit lint archcheck bench fuzz clean workflow-archive
+.PHONY: all deps build package web dist run test unit lint archcheck bench fuzz clean workflow-archive
 
 all: package
 
@@ -25,6 +25,12 @@ build:
 package:
 	$(GO) run ./dev/cmd/package -o $(APP)
 
+# The web UI (web/, bundled by esbuild) into build/web, which `make run`
+# serves at http://127.0.0.1:$(PORT)/. For Azure's static website:
+# node web/build.mjs --out build/dist/web --config <config with msal and csp>.
+web: deps
+	node web/build.mjs --out build/web
+
 # The Azure artifact: linux/amd64 handler, zipped for zip deploy.
 dist:
 	$(GO) run ./dev/cmd/package -o build/dist/app -goarch amd64 -zip build/dist/profileflow.zip
@@ -42,7 +48,7 @@ SERVICEBUS_PORT ?= 5672
 # fake Twilio API and the development host with the handler on
 # http://127.0.0.1:$(PORT); Ctrl-C stops all. A taken port ends it at once
 # with one line naming it.
-run: deps package
+run: deps package web
 	$(GO) build -o build/localrun ./dev/cmd/localrun
 	exec build/localrun -app $(APP) -port $(PORT) -azurite-port $(AZURITE_PORT) \
 	  -cosmos-port $(COSMOS_PORT) -twilio-port $(TWILIO_PORT) -clamd-port $(CLAMD_PORT) \
@@ -56,9 +62,11 @@ lint:
 	$(GO) vet -tags bench ./...
 
 # Unit, integration (real stand-ins started by the tests) and end-to-end
-# tests (development host + handler). Tests never skip: a stand-in that
-# cannot start fails the run.
+# tests (development host + handler), the web UI's unit tests (node --test)
+# and its browser tests (dev/webui: Chromium through playwright-core). Tests
+# never skip: a stand-in or browser that cannot start fails the run.
 test: deps package lint
+	node --test web/test/unit/
 	$(GO) test -count=1 -timeout 25m $(GOTESTFLAGS) ./...
 
 unit:

@@ -3,13 +3,15 @@ package local
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/profileflow/profileflow/handler/blobstore"
 )
 
 // prepareBlobs creates the incoming, landing, clean and quarantine containers in
 // Azurite and sets its blob CORS rule for the development host's origin
-// (where a browser client is served from), as Bicep does in Azure.
+// (where the web UI is served from, by its IP and by the name localhost), as
+// Bicep does for the UI's origin in Azure.
 func (s *System) prepareBlobs(ctx context.Context, env map[string]string) error {
 	store, err := blobstore.New(blobstore.Options{Accounts: []string{s.Azurite.BlobURL}, AccountKey: s.Azurite.AccountKey})
 	if err != nil {
@@ -18,7 +20,8 @@ func (s *System) prepareBlobs(ctx context.Context, env map[string]string) error 
 	if err := store.EnsureContainers(ctx, UploadContainers(env)...); err != nil {
 		return fmt.Errorf("azurite containers: %w", err)
 	}
-	if err := store.SetCORS(ctx, s.URL); err != nil {
+	// The page may be opened as 127.0.0.1 or as localhost: both are origins.
+	if err := store.SetCORS(ctx, s.URL, strings.Replace(s.URL, "127.0.0.1", "localhost", 1)); err != nil {
 		return fmt.Errorf("azurite CORS: %w", err)
 	}
 	return nil

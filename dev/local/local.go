@@ -28,6 +28,7 @@ import (
 	"github.com/profileflow/profileflow/dev/oidc"
 	"github.com/profileflow/profileflow/dev/outbox"
 	"github.com/profileflow/profileflow/dev/stack"
+	"github.com/profileflow/profileflow/dev/webui"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/stores"
@@ -71,6 +72,10 @@ type Options struct {
 	// ServiceBusTopology is the Service Bus peer's queue file; "" =
 	// dev/sbpeer/topology.json (a test may shorten lock durations).
 	ServiceBusTopology string
+	// WebDir is the built web UI the development host serves at "/"
+	// (webui.Build's output); "" = <repo>/build/web when `make web` built
+	// it, else no UI.
+	WebDir string
 }
 
 // System is a running local stack.
@@ -87,7 +92,9 @@ type System struct {
 	// dev/sbpeer/topology.json, in memory).
 	ServiceBus *stack.ServiceBus
 	Host       *host.Host // nil with NoHost
-	Profiles   domain.ProfileStore
+	// WebUI is true when the development host serves the built web UI at "/".
+	WebUI    bool
+	Profiles domain.ProfileStore
 
 	twilio  *faketwilio.Server
 	log     *slog.Logger
@@ -236,6 +243,10 @@ func (s *System) startHost(ctx context.Context, o Options, ln net.Listener, env 
 		envList = append(envList, k+"="+v)
 	}
 	sort.Strings(envList)
+	static, err := s.webUI(o)
+	if err != nil {
+		return err
+	}
 	h, err := host.Start(ctx, host.Options{
 		AppDir:        o.AppDir,
 		Listener:      ln,
@@ -245,13 +256,35 @@ func (s *System) startHost(ctx context.Context, o Options, ln net.Listener, env 
 		DevOIDC:       s.Issuer.Handler(),
 		DevToken:      s.Issuer.TokenHandler(),
 		Outbox:        s.Outbox,
+		Static:        static,
 	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", ServiceHost, err)
 	}
 	s.Host = h
+	s.WebUI = static != nil
 	s.closers = append(s.closers, h.Close)
 	return nil
+}
+
+// webUI is the handler of the built web UI (o.WebDir, else build/web when
+// it exists), allowed to connect to Azurite; nil when there is none.
+func (s *System) webUI(o Options) (http.Handler, error) {
+	dir := o.WebDir
+	if dir == "" {
+		root, err := stack.RepoRoot()
+		if err != nil {
+			return nil, err
+		}
+		if dir, err = webui.DefaultDir(root); err != nil {
+			return nil, nil
+		}
+	}
+	blobOrigin, err := webui.Origin(s.Azurite.BlobURL)
+	if err != nil {
+		return nil, err
+	}
+	return webui.Handler(dir, blobOrigin)
 }
 
 // RestartHost stops the development host and its handler and starts them

@@ -59,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.ClamdPort, portSettings[local.ServiceClamd].flag, 3310, "clamd port (antivirus of the document scan)")
 	fs.IntVar(&o.ServiceBusPort, portSettings[local.ServiceBus].flag, 5672, "Service Bus peer port (AMQP)")
 	fs.StringVar(&o.LogDir, "logs", ".run/logs", "stand-in log folder")
+	fs.StringVar(&o.WebDir, "web", "", "built web UI folder served at / (default build/web when `make web` built it)")
 	fs.BoolVar(&o.NoHost, "standins-only", false, "start the stand-ins, fake Twilio and OIDC issuer only (run build/app under `func start` yourself)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -116,6 +117,11 @@ func banner(sys *local.System, logDir, token string) string {
 	var b strings.Builder
 	u := sys.URL
 	fmt.Fprintf(&b, "\nprofileflow is running:\n")
+	if sys.WebUI {
+		fmt.Fprintf(&b, "  web UI             %s/  (sign in as user-1000 … user-1009; tick \"Approver\" for the inbox)\n", u)
+	} else {
+		fmt.Fprintf(&b, "  web UI             not built (make web)\n")
+	}
 	fmt.Fprintf(&b, "  API                %s/api/v1/…            (development host; handler %s, pid %d)\n", u, sys.Host.HandlerURL(), sys.Host.HandlerPID())
 	fmt.Fprintf(&b, "  dev endpoints      %s/dev/token  %s/dev/outbox  %s/dev/oidc/.well-known/openid-configuration\n", u, u, u)
 	fmt.Fprintf(&b, "  Azurite (blob)     %s  (pid %d)\n", sys.Azurite.BlobURL, sys.Azurite.PID)

@@ -162,8 +162,11 @@ func TestTakenPortIsNamedAndNothingIsLeftRunning(t *testing.T) {
 // line works; Ctrl-C (ctx) stops every child and exits 0.
 func TestBannerNamesWhatRuns(t *testing.T) {
 	p := freePorts(t)
-	logDir := t.TempDir()
-	args := append(p.args(t), "-logs", logDir)
+	logDir, webDir := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(webDir, "index.html"), []byte("<!doctype html><title>profileflow</title>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := append(p.args(t), "-logs", logDir, "-web", webDir)
 	var stdout, stderr testlog.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -228,8 +231,14 @@ func TestBannerNamesWhatRuns(t *testing.T) {
 	if m == nil {
 		t.Fatalf("no curl line in the banner:\n%s", out)
 	}
-	if regexp.MustCompile(`\bUI\b`).MatchString(strings.ReplaceAll(out, m[1], "TOKEN")) {
-		t.Errorf("banner mentions a UI, which does not exist:\n%s", out)
+	// The web UI line names the site, which answers with its page and policy.
+	if !strings.Contains(out, "web UI             "+host+"/  (sign in as user-1000") {
+		t.Errorf("banner lacks the web UI:\n%s", out)
+	}
+	if resp, err := http.Get(host + "/"); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Errorf("web UI at %s/: %v %v", host, resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	req, _ := http.NewRequest("GET", m[2], nil)
 	req.Header.Set("Authorization", "Bearer "+m[1])
