@@ -22,9 +22,16 @@ echo "== static website on $WEB_STORAGE_ACCOUNT"
 az storage blob service-properties update --auth-mode login \
   --account-name "$WEB_STORAGE_ACCOUNT" --static-website \
   --index-document index.html --404-document index.html >/dev/null
-if [ -d web ]; then
+# The site is built with the deployment's own config (API origin, Entra ID
+# app, storage origins for the CSP): web/config.azure.json, made from
+# web/config.azure.sample.json (docs/deploy.md, post-deployment steps).
+web_config="${WEB_CONFIG:-web/config.azure.json}"
+if [ -f "$web_config" ]; then
+  node web/build.mjs --out build/web-azure --config "$web_config"
   az storage blob upload-batch --auth-mode login --account-name "$WEB_STORAGE_ACCOUNT" \
-    --destination '$web' --source web --overwrite >/dev/null
+    --destination '$web' --source build/web-azure --overwrite >/dev/null
+else
+  echo "no $web_config: the web UI is not published (copy web/config.azure.sample.json, fill it in, run azd provision again)" >&2
 fi
 
 # The blob trigger's webhook needs the host's blobs_extension system key,
