@@ -197,7 +197,10 @@ func newSoak(t *testing.T, s *local.System, cfg soakConfig) *soak {
 		case x < 48:
 			p.field, p.value, p.answer = "firstName", "Augusta", "Augusta Ada"
 		case x < 64:
-			p.field, p.value, p.answer = "maritalStatus", statuses[rng.IntN(len(statuses))], "Single"
+			p.field, p.value, p.answer = "maritalStatus", statuses[rng.IntN(len(statuses))], "Married"
+			if p.value == "Married" {
+				p.answer = "Divorced"
+			}
 		default:
 			p.field, p.value, p.answer = "lastName", "Byron", "King"
 		}
@@ -830,11 +833,17 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 		st := fmt.Sprint(a.body["runtimeStatus"])
 		cs, _ := a.body["customStatus"].(map[string]any)
 		hist := map[string]int{}
+		var details []string
 		hs, _ := a.body["history"].([]any)
 		for _, e := range hs {
 			m := e.(map[string]any)
-			typ := fmt.Sprint(m["type"])
+			typ, detail := fmt.Sprint(m["type"]), fmt.Sprint(m["detail"])
+			// Group notices: entries naming a group that has a phone.
+			if strings.HasPrefix(typ, "Task") && !strings.Contains(detail, "ProfileApprover") && !strings.Contains(detail, "ProfileSupervisor") {
+				typ += " (no group phone)"
+			}
 			hist[typ]++
+			details = append(details, typ+": "+detail)
 		}
 		terminal := st == "Completed" || st == "Failed" || st == "Terminated"
 		wf, _ := cs["waitingFor"].([]any)
@@ -889,11 +898,11 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 		for kind, typ := range map[string]string{"taskAssigned": "TaskAssigned", "reminder": "TaskReminder", "escalated": "TaskEscalated"} {
 			for phone, n := range got[kind] {
 				if n > hist[typ] {
-					fail("request %d %s: %d %q SMS to %s for %d %s entries", r.i, r.rid, n, kind, phone, hist[typ], typ)
+					fail("request %d %s: %d %q SMS to %s for %d %s entries: %v", r.i, r.rid, n, kind, phone, hist[typ], typ, details)
 				}
 			}
 			if total(kind) < hist[typ] {
-				fail("request %d %s: %d %q SMS for %d %s entries", r.i, r.rid, total(kind), kind, hist[typ], typ)
+				fail("request %d %s: %d %q SMS for %d %s entries: %v", r.i, r.rid, total(kind), kind, hist[typ], typ, details)
 			}
 		}
 		// Outcome class.

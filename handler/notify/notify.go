@@ -2,9 +2,13 @@
 // function): the outcome of a request to its requester's phone, approval
 // work (a task assigned, a reminder, an escalation) to the phone of each
 // candidate group. A notice is sent once per recipient as far as the sent
-// log knows: the log is written after the SMS, so a crash in between sends
-// it again on the message's redelivery (Twilio's Messages API takes no
-// idempotency key). Texts name the request only: no profile data.
+// log knows: a sender claims the notice and recipient in the log before the
+// SMS and marks it sent after, so two deliveries of one notice at the same
+// time (a redelivery, a duplicate message) send it once; a sender that
+// died between claim and mark leaves a claim that another delivery takes
+// over once it is stale, and then the SMS may go out twice (Twilio's
+// Messages API takes no idempotency key). Texts name the request only: no
+// profile data.
 package notify
 
 import (
@@ -16,6 +20,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/request"
@@ -28,13 +33,40 @@ type Sender interface {
 	Send(ctx context.Context, to, body string) error
 }
 
-// SentLog remembers what was sent (stores.Notices): WasSent reports whether
-// key was marked, MarkSent marks it (marking twice is fine). Errors are the
-// store's (KindTransient).
+// ClaimState is the sent log's answer to a claim.
+type ClaimState int
+
+// The claim states.
+const (
+	// Claimed: the caller holds the key and sends now.
+	Claimed ClaimState = iota
+	// AlreadySent: the key was marked sent.
+	AlreadySent
+	// Busy: another sender holds a claim on the key that is not stale yet.
+	Busy
+)
+
+// SentLog remembers what was sent (stores.Notices): Claim takes key for
+// one sender (Claimed), or reports it sent (AlreadySent) or claimed by
+// another sender whose claim is not stale yet (Busy; a stale claim is taken
+// over: Claimed); MarkSent marks it sent (marking twice is fine); Release
+// drops the caller's claim after a failed send. Errors are the store's
+// (KindTransient).
 type SentLog interface {
-	WasSent(ctx context.Context, key string) (bool, error)
+	Claim(ctx context.Context, key string) (ClaimState, error)
 	MarkSent(ctx context.Context, key string) error
+	Release(ctx context.Context, key string) error
 }
+
+// DefaultBusyWait is how long Notify waits for another sender's claim on a
+// recipient to end (sent, or stale and taken over) before it gives up with
+// KindTransient: longer than the sent log's claim timeout
+// (stores.NoticeClaimTimeout, 15 s), so a claim left by a sender that died
+// is taken over within one delivery.
+const DefaultBusyWait = 20 * time.Second
+
+// busyPoll is the interval at which a Busy claim is looked at again.
+const busyPoll = 200 * time.Millisecond
 
 // Service sends notices. GroupPhones maps a candidate group to the E.164
 // number its approval notices go to (a team phone; see ParseGroupPhones);
@@ -45,6 +77,9 @@ type Service struct {
 	Sent        SentLog
 	GroupPhones map[string]string
 	Log         *slog.Logger
+	// BusyWait bounds the wait for another sender's claim (default
+	// DefaultBusyWait).
+	BusyWait time.Duration
 }
 
 // Result counts the recipients of a notice: Sent now, Already sent before,
@@ -56,11 +91,14 @@ type Result struct {
 // Requester kinds go to the requester; group kinds to the candidate groups.
 var groupKinds = []string{"taskAssigned", "reminder", "escalated"}
 
-// Notify sends n's SMS to each of its recipients not yet sent to. Errors:
+// Notify sends n's SMS to each of its recipients not yet sent to; a
+// recipient another delivery of n is sending to right now is waited for
+// (at most BusyWait) and counted Already once sent. Errors:
 // KindNotFound when the request's profile is gone (permanent), the
 // Sender's (KindInvalid permanent; KindTransient, KindRateLimited retried
-// by redelivery: recipients already served are not sent to again) and the
-// SentLog's.
+// by redelivery: recipients already served are not sent to again),
+// KindTransient when another sender's claim did not end within BusyWait,
+// and the SentLog's.
 func (s *Service) Notify(ctx context.Context, n request.Notice) (Result, error) {
 	var res Result
 	to, err := s.recipients(ctx, n, &res)
@@ -70,15 +108,18 @@ func (s *Service) Notify(ctx context.Context, n request.Notice) (Result, error) 
 	text := Text(n)
 	for _, phone := range to {
 		key := sentKey(n.ID, phone)
-		done, err := s.Sent.WasSent(ctx, key)
+		state, err := s.claim(ctx, key)
 		if err != nil {
 			return res, err
 		}
-		if done {
+		if state == AlreadySent {
 			res.Already++
 			continue
 		}
 		if err := s.Sender.Send(ctx, phone, text); err != nil {
+			if rerr := s.Sent.Release(ctx, key); rerr != nil {
+				s.log().WarnContext(ctx, "notice: releasing the claim after a failed send", "notice", n.ID, "error", rerr.Error())
+			}
 			return res, err
 		}
 		if err := s.Sent.MarkSent(ctx, key); err != nil {
@@ -87,6 +128,32 @@ func (s *Service) Notify(ctx context.Context, n request.Notice) (Result, error) 
 		res.Sent++
 	}
 	return res, nil
+}
+
+// claim claims key, waiting while another sender holds it: Claimed or
+// AlreadySent, KindTransient after BusyWait, or the SentLog's error.
+func (s *Service) claim(ctx context.Context, key string) (ClaimState, error) {
+	wait := s.BusyWait
+	if wait <= 0 {
+		wait = DefaultBusyWait
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		state, err := s.Sent.Claim(ctx, key)
+		if err != nil || state != Busy {
+			return state, err
+		}
+		if time.Now().After(deadline) {
+			e := domain.E(domain.KindTransient, "notice: another delivery is still sending it")
+			e.RetryAfter = busyPoll
+			return Busy, e
+		}
+		select {
+		case <-ctx.Done():
+			return Busy, domain.Wrap(domain.KindTransient, ctx.Err(), "notice: %v", ctx.Err())
+		case <-time.After(busyPoll):
+		}
+	}
 }
 
 func (s *Service) recipients(ctx context.Context, n request.Notice, res *Result) ([]string, error) {

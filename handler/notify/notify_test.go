@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/memory"
@@ -98,6 +100,80 @@ func TestNotifyOncePerRecipient(t *testing.T) {
 	res, err = s.Notify(ctx, n)
 	if err != nil || res.Sent != 0 || res.Already != 2 || len(snd.sent) != 2 {
 		t.Fatalf("third delivery: %+v %v %q", res, err, snd.sent)
+	}
+}
+
+// blockingSender holds every send until release is closed, counting sends.
+type blockingSender struct {
+	mu      sync.Mutex
+	sent    int
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingSender) Send(context.Context, string, string) error {
+	b.mu.Lock()
+	b.sent++
+	b.mu.Unlock()
+	b.started <- struct{}{}
+	<-b.release
+	return nil
+}
+
+// busyLog reports every Busy claim on busy.
+type busyLog struct {
+	notify.SentLog
+	busy chan struct{}
+}
+
+func (b *busyLog) Claim(ctx context.Context, key string) (notify.ClaimState, error) {
+	st, err := b.SentLog.Claim(ctx, key)
+	if st == notify.Busy {
+		b.busy <- struct{}{}
+	}
+	return st, err
+}
+
+// Two deliveries of one notice at the same time (a redelivery while the
+// first still runs, or a duplicate message): one SMS; the second waits for
+// the first and counts it as already sent. A delivery that gives up
+// waiting fails transiently. (Taking over a stale claim is the sent log's
+// part: the store contract suite.)
+func TestNotifyConcurrentDeliveriesSendOnce(t *testing.T) {
+	s, _ := newService(t)
+	snd := &blockingSender{started: make(chan struct{}, 4), release: make(chan struct{})}
+	s.Sender = snd
+	ctx := context.Background()
+	n := request.Notice{ID: "req-a/Notify/d1", RequestID: "req-a", ProfileID: "1000", Owner: "user-1000", Kind: "completed"}
+	type out struct {
+		res notify.Result
+		err error
+	}
+	first, second := make(chan out, 1), make(chan out, 1)
+	go func() { r, err := s.Notify(ctx, n); first <- out{r, err} }()
+	<-snd.started // the first delivery holds the claim and is sending
+	busy := &busyLog{SentLog: s.Sent, busy: make(chan struct{}, 100)}
+	s.Sent = busy
+	go func() { r, err := s.Notify(ctx, n); second <- out{r, err} }()
+	<-busy.busy // the second finds the claim busy
+	close(snd.release)
+	a, b := <-first, <-second
+	if a.err != nil || b.err != nil || a.res.Sent != 1 || b.res.Already != 1 || snd.sent != 1 {
+		t.Fatalf("first %+v, second %+v, %d SMS; want one SMS", a, b, snd.sent)
+	}
+
+	// A claim whose sender never finishes: a delivery gives up after
+	// BusyWait with KindTransient and sends nothing.
+	sent := memory.NewNotices()
+	s.Sent, s.BusyWait = sent, 50*time.Millisecond
+	m := request.Notice{ID: "req-b/Notify/d1", RequestID: "req-b", ProfileID: "1000", Owner: "user-1000", Kind: "completed"}
+	for _, phone := range []string{"+15550101000"} {
+		if st, err := sent.Claim(ctx, notify.SentKey(m.ID, phone)); err != nil || st != notify.Claimed {
+			t.Fatalf("claim: %v %v", st, err)
+		}
+	}
+	if _, err := s.Notify(ctx, m); !domain.Is(err, domain.KindTransient) || snd.sent != 1 {
+		t.Fatalf("busy claim: %v, %d SMS", err, snd.sent)
 	}
 }
 

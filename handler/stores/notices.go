@@ -15,9 +15,15 @@ import (
 // again.
 const NoticeTTL = 7 * 24 * time.Hour
 
+// NoticeClaimTimeout is how long a claim (a sender about to send) holds a
+// notice and recipient: far longer than one SMS send takes (about a
+// second), so only a claim whose sender died is taken over.
+const NoticeClaimTimeout = 15 * time.Second
+
 // Notices is notify.SentLog on a container with TTL on (the idempotency
-// container): one document "notice-<key>" per notice and recipient, with
-// its end of life (docstore.ExpiryField, NoticeTTL after the send) and the
+// container): one document "notice-<key>" per notice and recipient, of type
+// "noticeSending" while claimed and "noticeSent" once sent, with its end of
+// life (docstore.ExpiryField, NoticeTTL after the claim or send) and the
 // matching "ttl".
 type Notices struct {
 	docs docstore.Docs
@@ -34,8 +40,8 @@ func NewNotices(docs docstore.Docs, opts ...Option) *Notices {
 
 type noticeDoc struct {
 	ID           string    `json:"id"`
-	Type         string    `json:"type"` // "noticeSent"
-	SentAt       time.Time `json:"sentAt"`
+	Type         string    `json:"type"`   // "noticeSending" | "noticeSent"
+	SentAt       time.Time `json:"sentAt"` // when claimed or sent
 	DocExpiresAt time.Time `json:"docExpiresAt"`
 	TTL          int64     `json:"ttl"`
 }
@@ -46,26 +52,72 @@ var noticeMsgs = map[domain.Kind]string{
 
 func noticeID(key string) string { return "notice-" + key }
 
-// WasSent reports whether key was marked and has not expired.
-func (s *Notices) WasSent(ctx context.Context, key string) (bool, error) {
-	var d noticeDoc
-	_, err := s.docs.Read(ctx, noticeID(key), &d)
-	switch {
-	case err == nil:
-		return true, nil
-	case domain.Is(err, domain.KindNotFound):
-		return false, nil
-	}
-	return false, docstore.Relabel(err, noticeMsgs)
-}
-
-// MarkSent marks key as sent for NoticeTTL; marking it again is a no-op.
-func (s *Notices) MarkSent(ctx context.Context, key string) error {
+func (s *Notices) doc(key, typ string) noticeDoc {
 	now := s.now().UTC()
 	exp, ttl := docstore.Lifetime(now, NoticeTTL)
-	_, err := s.docs.Create(ctx, noticeID(key), noticeDoc{ID: noticeID(key), Type: "noticeSent", SentAt: now, DocExpiresAt: exp, TTL: ttl})
-	if err == nil || domain.Is(err, domain.KindConflict) {
+	return noticeDoc{ID: noticeID(key), Type: typ, SentAt: now, DocExpiresAt: exp, TTL: ttl}
+}
+
+// Claim takes key for the caller (notify.Claimed) by creating its document
+// as "noticeSending"; an existing one answers notify.AlreadySent once sent,
+// notify.Busy while claimed for less than NoticeClaimTimeout, and is taken
+// over (replaced, ETag-checked; notify.Busy when another sender took it
+// over first) once the claim is older. Errors: KindTransient.
+func (s *Notices) Claim(ctx context.Context, key string) (notify.ClaimState, error) {
+	d := s.doc(key, "noticeSending")
+	_, err := s.docs.Create(ctx, d.ID, d)
+	if err == nil {
+		return notify.Claimed, nil
+	}
+	if !domain.Is(err, domain.KindConflict) {
+		return notify.Busy, docstore.Relabel(err, noticeMsgs)
+	}
+	var cur noticeDoc
+	etag, err := s.docs.Read(ctx, d.ID, &cur)
+	switch {
+	case domain.Is(err, domain.KindNotFound):
+		return notify.Busy, nil // released or expired meanwhile: look again
+	case err != nil:
+		return notify.Busy, docstore.Relabel(err, noticeMsgs)
+	case cur.Type != "noticeSending":
+		return notify.AlreadySent, nil
+	case d.SentAt.Sub(cur.SentAt) < NoticeClaimTimeout:
+		return notify.Busy, nil
+	}
+	if _, err := s.docs.Replace(ctx, d.ID, d, etag); err != nil {
+		if domain.Is(err, domain.KindStale) || domain.Is(err, domain.KindNotFound) {
+			return notify.Busy, nil
+		}
+		return notify.Busy, docstore.Relabel(err, noticeMsgs)
+	}
+	return notify.Claimed, nil
+}
+
+// MarkSent marks key as sent for NoticeTTL (over the caller's claim);
+// marking it again is a no-op apart from the later end of life.
+func (s *Notices) MarkSent(ctx context.Context, key string) error {
+	d := s.doc(key, "noticeSent")
+	if _, err := s.docs.Upsert(ctx, d.ID, d); err != nil {
+		return docstore.Relabel(err, noticeMsgs)
+	}
+	return nil
+}
+
+// Release drops a claim on key (after a failed send), so the next delivery
+// claims it at once; a key already sent stays sent.
+func (s *Notices) Release(ctx context.Context, key string) error {
+	var cur noticeDoc
+	etag, err := s.docs.Read(ctx, noticeID(key), &cur)
+	switch {
+	case domain.Is(err, domain.KindNotFound):
+		return nil
+	case err != nil:
+		return docstore.Relabel(err, noticeMsgs)
+	case cur.Type != "noticeSending":
 		return nil
 	}
-	return docstore.Relabel(err, noticeMsgs)
+	if err := s.docs.Delete(ctx, noticeID(key), etag); err != nil && !domain.Is(err, domain.KindNotFound) && !domain.Is(err, domain.KindStale) {
+		return docstore.Relabel(err, noticeMsgs)
+	}
+	return nil
 }
