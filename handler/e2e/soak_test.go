@@ -152,6 +152,7 @@ type req struct {
 	mu         sync.Mutex
 	rid        string
 	submitted  time.Time
+	accepted   time.Time // the PATCH answered 200/202
 	terminal   time.Time
 	final      string // runtimeStatus last seen
 	stage      string
@@ -385,7 +386,7 @@ func (k *soak) requestErr(r *req) error {
 	}
 	rid := strings.TrimPrefix(fmt.Sprint(a.body["request"]), "/api/v1/requests/")
 	r.mu.Lock()
-	r.rid = rid
+	r.rid, r.accepted = rid, time.Now()
 	r.mu.Unlock()
 	k.byRID.Store(rid, r)
 	deadline := time.Now().Add(10 * time.Minute)
@@ -815,6 +816,11 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 	fail := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
 	outcomes := map[string]int{}
 	var times, direct, approval []time.Duration
+	type slow struct {
+		d    time.Duration
+		line string
+	}
+	var slowest []slow
 	for _, r := range k.reqs {
 		if r.rid == "" {
 			outcomes["not accepted (client error)"]++
@@ -935,6 +941,14 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 		if terminal && !r.terminal.IsZero() {
 			d := r.terminal.Sub(r.submitted)
 			times = append(times, d)
+			var events []string
+			for _, e := range hs {
+				m := e.(map[string]any)
+				at, _ := time.Parse(time.RFC3339Nano, fmt.Sprint(m["at"]))
+				events = append(events, fmt.Sprintf("%s@+%.1fs", m["type"], at.Sub(r.submitted).Seconds()))
+			}
+			slowest = append(slowest, slow{d, fmt.Sprintf("%s %s (%s) %s: accepted after %s; %s", r.rid, r.p.field, r.p.outcome, d.Round(100*time.Millisecond),
+				r.accepted.Sub(r.submitted).Round(100*time.Millisecond), strings.Join(events, " "))})
 			if r.p.direct {
 				direct = append(direct, d)
 			} else {
@@ -969,6 +983,10 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 	sort.Strings(ds)
 	fmt.Fprintf(&b, "  decisions: %s\n", strings.Join(ds, ", "))
 	fmt.Fprintf(&b, "  SMS: %d (PINs included)\n", len(k.s.Outbox.List("")))
+	slices.SortFunc(slowest, func(x, y slow) int { return int(y.d - x.d) })
+	for _, sl := range slowest[:min(3, len(slowest))] {
+		fmt.Fprintf(&b, "  slow: %s\n", sl.line)
+	}
 	fmt.Fprintf(&b, "  problems: %d\n", len(problems))
 	t.Log("\n" + b.String())
 	fmt.Fprint(os.Stderr, b.String())
