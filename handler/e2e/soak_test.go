@@ -60,7 +60,8 @@ import (
 //
 // Settings (environment): SOAK_REQUESTS (1000), SOAK_INFLIGHT requests in
 // flight (12), SOAK_SEED (1), SOAK_KILL_EVERY mean seconds between kills
-// (30; 0 = no kills). `make soak` runs it; `make soak SOAK_REQUESTS=100`
+// (30; 0 = no kills), SOAK_LOG a file for the handler's and the
+// development host's logs. `make soak` runs it; `make soak SOAK_REQUESTS=100`
 // is the short variant.
 func TestSoak(t *testing.T) {
 	cfg := soakConfig{N: envInt(t, "SOAK_REQUESTS", 1000), Inflight: envInt(t, "SOAK_INFLIGHT", 12),
@@ -112,8 +113,19 @@ func startSoakSystem(t *testing.T) *local.System {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out testlog.Buffer
-	s, err := local.Start(ctx, local.Options{AppDir: app, LogDir: filepath.Join(dir, "logs"), HandlerOutput: &out,
-		ServiceBusTopology: topo, RequireAntivirus: true, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
+	var handlerOut, hostLog io.Writer = &out, io.Discard
+	if path := os.Getenv("SOAK_LOG"); path != "" {
+		// The handler's and the development host's logs, for a look at
+		// what a slow request met.
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		handlerOut, hostLog = io.MultiWriter(&out, f), f
+	}
+	s, err := local.Start(ctx, local.Options{AppDir: app, LogDir: filepath.Join(dir, "logs"), HandlerOutput: handlerOut,
+		ServiceBusTopology: topo, RequireAntivirus: true, Logger: slog.New(slog.NewJSONHandler(hostLog, nil)),
 		Settings: map[string]string{"MFA_MAX_SENDS_PER_HOUR": "100", "WORKFLOW_TIMER_SCALE": "0.0005"}})
 	if err != nil {
 		t.Fatal(err)
