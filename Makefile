@@ -85,7 +85,7 @@ bench: deps package
 # SOAK_REQUESTS=100` is the short variant (about 2 minutes).
 SOAK_REQUESTS ?= 1000
 SOAK_INFLIGHT ?= 12
-SOAK_KILL_EVERY ?= 30
+SOAK_KILL_EVERY ?= 15
 soak: deps package
 	SOAK_REQUESTS=$(SOAK_REQUESTS) SOAK_INFLIGHT=$(SOAK_INFLIGHT) SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) \
 	  $(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 60m -v ./handler/e2e
