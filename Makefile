@@ -81,8 +81,8 @@ bench: deps package
 # local stack, with the handler killed and restarted every ~SOAK_KILL_EVERY
 # seconds and duplicate queue messages injected; then it checks every
 # request and prints the report. The 1,000-request run takes about
-# 15 minutes on 2 cores (bounded by -timeout 60m); `make soak
-# SOAK_REQUESTS=100` is the short variant (about 2 minutes).
+# 5 minutes on 2 cores (bounded by -timeout 60m); `make soak
+# SOAK_REQUESTS=100` is the short variant (about 1 minute).
 SOAK_REQUESTS ?= 1000
 SOAK_INFLIGHT ?= 12
 SOAK_KILL_EVERY ?= 15
