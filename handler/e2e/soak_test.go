@@ -817,11 +817,12 @@ func (k *soak) settle(t *testing.T) {
 	t.Errorf("the queues did not drain within 3 minutes: workflow %d, notifications %d active", active(servicebus.WorkflowQueue), active(servicebus.NotificationsQueue))
 }
 
-// smsKinds are the notice texts, by kind (see notify.Text).
+// smsKinds are the notice texts, by kind (see notify.Text); the first
+// that a message contains is its kind.
 var smsKinds = []struct{ kind, text string }{
 	{"completed", " was applied."}, {"rejected", " was rejected"}, {"failed", " was not applied"},
 	{"sentBack", " was sent back for changes"}, {"expired", " expired: "}, {"terminated", " was cancelled."},
-	{"taskAssigned", " waits for your approval."}, {"reminder", " still waits for your approval."},
+	{"reminder", " still waits for your approval."}, {"taskAssigned", " waits for your approval."}, // the longer text first
 	{"escalated", " was not decided in time"},
 }
 
@@ -857,6 +858,9 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 	}
 	var slowest []slow
 	for _, r := range k.reqs {
+		if _, after, ok := strings.Cut(r.err, "was already submitted with request "); ok && r.rid == "" && r.orphan == "" {
+			r.orphan, _, _ = strings.Cut(after, ";") // the refusal of the retry names it
+		}
 		if r.rid == "" && r.orphan == "" {
 			// An applied change names its request in the profile.
 			if pa, err := k.do("GET", "/api/v1/profile/"+r.profile, r.tok, nil, nil); err == nil && pa.status == 200 {
