@@ -874,18 +874,31 @@ func (k *soak) check(t *testing.T, driven time.Duration) {
 			fail("request %d (profile %s): not accepted: %s", r.i, r.profile, r.err)
 			continue
 		}
+		orphan := ""
 		if r.rid == "" {
-			// Accepted, but the retry of the PATCH (same Idempotency-Key)
-			// was refused instead of answered again: the request exists
-			// (checked below) and the client was never told its id.
-			outcomes["accepted, answer lost, retry refused"]++
-			fail("request %d (profile %s): accepted as %s, but the retried PATCH answered: %s", r.i, r.profile, r.orphan, r.err)
+			// The PATCH's answer was lost (the handler died) and its retry
+			// (same Idempotency-Key) refused instead of answered again.
+			orphan = fmt.Sprintf("request %d (profile %s): the retried PATCH was refused: %s", r.i, r.profile, r.err)
 			r.rid, r.err = r.orphan, ""
 		}
 		if r.err != "" {
 			fail("request %d %s: %s", r.i, r.rid, r.err)
 		}
 		a, err := k.do("GET", "/api/v1/requests/"+r.rid, r.tok, nil, nil)
+		if err == nil && a.status == 404 && r.rid == r.orphan {
+			// The refusal named a request that was never recorded: the
+			// handler died after claiming the upload for it, before the
+			// record was written; the change was not accepted, and the
+			// upload cannot be used again.
+			outcomes["refused: upload claimed by a request never created"]++
+			fail("%s — and %s does not exist", orphan, r.rid)
+			continue
+		}
+		if orphan != "" {
+			// The request exists: accepted, and the client was never told.
+			outcomes["accepted, answer lost, retry refused"]++
+			fail("%s — though %s was accepted", orphan, r.rid)
+		}
 		if err != nil || (a.status != 200 && a.status != 202) {
 			outcomes["lost"]++
 			fail("request %d %s: accepted but no record: %d %v %v", r.i, r.rid, a.status, a.body, err)
