@@ -5,7 +5,7 @@ APP := build/app
 GOTESTFLAGS ?=
 FUZZTIME ?= 30s
 
-.PHONY: all deps build package web dist run test unit lint archcheck bench fuzz clean workflow-archive
+.PHONY: all deps build package web dist run test unit lint archcheck bench fuzz soak clean workflow-archive
 
 all: package
 
@@ -60,6 +60,7 @@ lint:
 	@unformatted=$$(gofmt -l handler dev); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags bench ./...
+	$(GO) vet -tags soak ./handler/e2e
 
 # Unit, integration (real stand-ins started by the tests) and end-to-end
 # tests (development host + handler), the web UI's unit tests (node --test)
@@ -82,6 +83,21 @@ bench: deps package
 	$(GO) test -run '^$$' -bench . -skip '^BenchmarkPipelineClamd$$' -benchmem ./handler/... ./dev/...
 	$(GO) test -run '^$$' -bench '^BenchmarkPipelineClamd$$' -benchtime 3x ./handler/scan
 	$(GO) test -tags bench -run '^(TestPeakMemory|TestCosmosOperationsPerRequest)$$' -count=1 -v ./handler/e2e
+
+# The soak (not part of `make test`): SOAK_REQUESTS profile changes (20 %
+# description-only, 80 % with a document and one or two approvals decided
+# by scripted approvers, some rejected or sent back) through the whole
+# local stack, with the handler killed and restarted every ~SOAK_KILL_EVERY
+# seconds and duplicate queue messages injected; then it checks every
+# request and prints the report. The 1,000-request run takes about
+# 5 minutes on 2 cores (bounded by -timeout 60m); `make soak
+# SOAK_REQUESTS=100` is the short variant (about 1 minute).
+SOAK_REQUESTS ?= 1000
+SOAK_INFLIGHT ?= 12
+SOAK_KILL_EVERY ?= 15
+soak: deps package
+	SOAK_REQUESTS=$(SOAK_REQUESTS) SOAK_INFLIGHT=$(SOAK_INFLIGHT) SOAK_KILL_EVERY=$(SOAK_KILL_EVERY) \
+	  $(GO) test -tags soak -run '^TestSoak$$' -count=1 -timeout 60m -v ./handler/e2e
 
 # Long fuzz runs, FUZZTIME each (not part of `make test`; the seed corpora run there).
 fuzz:

@@ -219,6 +219,7 @@ type blobWatch struct {
 	busy    map[string]bool           // blob name → a version is being processed
 	settled map[string]settledVersion // blob name → last version done or poisoned
 	polls   int                       // finished listings
+	wake    chan struct{}             // a slot freed: poll again before the interval ends
 	warned  bool                      // the missing container was reported
 	failing bool                      // listing fails; reported once until it works
 }
@@ -328,7 +329,7 @@ func newBlobSource(app *App, getenv func(string) string, o BlobOptions, open fun
 			}
 		}
 		bs.watches = append(bs.watches, &blobWatch{fn: fn, path: path, id: blobFunctionID(fn.Name), hostID: o.HostID,
-			store: store, receipts: receipts, busy: map[string]bool{}, settled: map[string]settledVersion{}})
+			store: store, receipts: receipts, busy: map[string]bool{}, settled: map[string]settledVersion{}, wake: make(chan struct{}, 1)})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -418,7 +419,10 @@ func (bs *blobSource) PoisonMessages(ctx context.Context) ([]PoisonMessage, erro
 	return out, nil
 }
 
-// loop lists the function's container at once and then every interval.
+// loop lists the function's container at once, then every interval, and
+// again whenever one of its invocations ends (a poll that stopped at the
+// concurrency limit goes on at once, so a backlog drains at the speed of
+// the invocations rather than MaxConcurrent per interval).
 func (bs *blobSource) loop(ctx context.Context, w *blobWatch) {
 	log := bs.inv.Logger().With("function", w.fn.Name, "trigger", TypeBlobTrigger, "container", w.path.Container)
 	t := time.NewTicker(bs.interval)
@@ -429,6 +433,7 @@ func (bs *blobSource) loop(ctx context.Context, w *blobWatch) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-w.wake:
 		}
 	}
 }
@@ -507,11 +512,15 @@ func (bs *blobSource) poll(ctx context.Context, w *blobWatch, log *slog.Logger) 
 		bs.wg.Add(1)
 		go func() {
 			defer bs.wg.Done()
-			defer func() { <-bs.sem }()
 			bs.process(ctx, w, it, tokens, log.With("blob", it.Name, "etag", bareETag(it.ETag)))
 			w.mu.Lock()
 			delete(w.busy, it.Name)
 			w.mu.Unlock()
+			<-bs.sem // the slot is free before the poll it wakes
+			select {
+			case w.wake <- struct{}{}:
+			default: // a poll is already due
+			}
 			bs.notify(func() { bs.active-- })
 		}()
 	}

@@ -412,6 +412,33 @@ func TestBlobSourceConcurrencyLimit(t *testing.T) {
 	}
 }
 
+// A backlog larger than the concurrency limit drains as fast as the
+// invocations end, not one limit's worth per poll interval: with one slot
+// and an interval of an hour, every blob is processed after the first poll.
+func TestBlobSourceBacklogDrainsWithoutWaitingForTheInterval(t *testing.T) {
+	r := newBlobRig(t, goodHostBlobs, map[string]string{"Scan": scanFn}, BlobOptions{MaxConcurrent: 1, PollInterval: time.Hour})
+	names := []string{"a", "b", "c", "d", "e"}
+	for _, name := range names {
+		r.mem.put("landing", "u-1/"+name, []byte(name), nil, "application/pdf")
+	}
+	done := make(chan struct{}, len(names))
+	r.inv.handle = func(blobCall) error {
+		done <- struct{}{}
+		return nil
+	}
+	r.start()
+	for i := range names {
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second): // the interval is an hour: only a wake-up gets here
+			t.Fatalf("%d of %d blobs processed; the rest wait for the next poll", i, len(names))
+		}
+	}
+	if n := len(r.inv.callList()); n != len(names) || r.inv.maxInFlight != 1 {
+		t.Errorf("%d calls (want %d), at most %d at once (want 1)", n, len(names), r.inv.maxInFlight)
+	}
+}
+
 func TestNewBlobSourceConfigErrors(t *testing.T) {
 	fnJSON := func(extra string) string {
 		return `{"bindings":[{"type":"blobTrigger","direction":"in","name":"blob","dataType":"binary"` + extra + `}]}`

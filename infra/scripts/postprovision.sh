@@ -25,7 +25,7 @@ az storage blob service-properties update --auth-mode login \
 # The site is built with the deployment's own config (API origin, Entra ID
 # app, storage origins for the CSP): web/config.azure.json, made from
 # web/config.azure.sample.json (docs/deploy.md, post-deployment steps).
-web_config="${WEB_CONFIG:-web/config.azure.json}"
+web_config="web/config.azure.json"
 if [ -f "$web_config" ]; then
   node web/build.mjs --out build/web-azure --config "$web_config"
   az storage blob upload-batch --auth-mode login --account-name "$WEB_STORAGE_ACCOUNT" \
