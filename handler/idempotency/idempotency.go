@@ -24,16 +24,20 @@ const LeaseTimeout = 2 * time.Minute
 
 // Record is one remembered key.
 type Record struct {
-	ID        string            `json:"id"` // sha256(subject, key)
-	BodyHash  string            `json:"bodyHash"`
-	State     string            `json:"state"` // processing | done
-	Status    int               `json:"status,omitempty"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	Body      []byte            `json:"body,omitempty"`
-	CreatedAt time.Time         `json:"createdAt"`
-	UpdatedAt time.Time         `json:"updatedAt"`
-	TTL       int               `json:"ttl"` // seconds, honoured by Cosmos DB
-	ETag      string            `json:"-"`
+	ID       string            `json:"id"` // sha256(subject, key)
+	BodyHash string            `json:"bodyHash"`
+	State    string            `json:"state"` // processing | done
+	Status   int               `json:"status,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Body     []byte            `json:"body,omitempty"`
+	// RequestID is the request the key's first call is opening (Note),
+	// so a call that takes the key over after that one stopped can answer
+	// from the request instead of submitting the change again.
+	RequestID string    `json:"requestId,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+	UpdatedAt time.Time `json:"updatedAt"`
+	TTL       int       `json:"ttl"` // seconds, honoured by Cosmos DB
+	ETag      string    `json:"-"`
 }
 
 // Store is the port for records (KindNotFound, KindConflict on duplicate
@@ -153,6 +157,14 @@ func (k *Keys) Finish(ctx context.Context, lease Record, status int, headers map
 	lease.State, lease.Status, lease.Headers, lease.Body, lease.UpdatedAt = "done", status, headers, body, k.now()
 	_, err := k.Store.ReplaceIdem(ctx, lease)
 	return err
+}
+
+// Note records in the lease the request its call is opening, before
+// anything is spent (see Record.RequestID); it returns the updated lease.
+// Errors: KindStale when another call took the key over; the store's.
+func (k *Keys) Note(ctx context.Context, lease Record, requestID string) (Record, error) {
+	lease.RequestID, lease.UpdatedAt = requestID, k.now()
+	return k.Store.ReplaceIdem(ctx, lease)
 }
 
 // Abandon forgets the key (the request failed transiently and may be retried).

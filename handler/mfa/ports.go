@@ -91,6 +91,8 @@ type TokenUse struct {
 	Subject   string    `json:"subject"`
 	UsedAt    time.Time `json:"usedAt"`
 	ExpiresAt time.Time `json:"expiresAt"` // after this the record may be deleted (TTL)
+	// Use names what the token was spent on (a request id), "" if unsaid.
+	Use string `json:"use,omitempty"`
 }
 
 // Store keeps challenges, limits and token uses (Cosmos container `mfa`).
@@ -113,4 +115,6 @@ type Store interface {
 
 	// CreateTokenUse records a consumed token (KindConflict if already recorded).
 	CreateTokenUse(ctx context.Context, u TokenUse) error
+	// GetTokenUse reads the use of token id (KindNotFound if unused).
+	GetTokenUse(ctx context.Context, id string) (TokenUse, error)
 }

@@ -601,6 +601,14 @@ func (s *Service) Check(ctx context.Context, token string, p domain.Principal, p
 // change is accepted (just before committing it): a token already used is
 // KindConflict.
 func (s *Service) Consume(ctx context.Context, c Claims) error {
+	return s.ConsumeFor(ctx, c, "")
+}
+
+// ConsumeFor is Consume naming what the token is spent on (use, e.g. a
+// request id): spending it again for the same non-empty use succeeds, so
+// a change retried after its first call stopped midway is not refused
+// for the token that call spent. Errors as Consume.
+func (s *Service) ConsumeFor(ctx context.Context, c Claims, use string) error {
 	if c.ID == "" {
 		return domain.E(domain.KindUnauthorized, "the MFA token is invalid")
 	}
@@ -610,8 +618,14 @@ func (s *Service) Consume(ctx context.Context, c Claims) error {
 		Subject:   c.Subject,
 		UsedAt:    s.now().UTC(),
 		ExpiresAt: c.Expiry(),
+		Use:       use,
 	})
 	if domain.Is(err, domain.KindConflict) {
+		if use != "" {
+			if prev, gerr := s.store.GetTokenUse(ctx, c.ID); gerr == nil && prev.Use == use && prev.Subject == c.Subject {
+				return nil
+			}
+		}
 		return domain.E(domain.KindConflict, "the MFA token was already used; verify a new SMS code for another change")
 	}
 	if err != nil {

@@ -621,6 +621,30 @@ func TestTokenSingleUse(t *testing.T) {
 	}
 }
 
+// A token spent on a request may be spent on that same request again (a
+// retry of the call that stopped after spending it), never on another.
+func TestTokenSpentForOneUse(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c, _ := e.svc.Check(ctx, verifiedToken(t, e, profA()), alice(), "pA")
+	for _, tc := range []struct {
+		use  string
+		want domain.Kind
+	}{{"req-1", 0}, {"req-1", 0}, {"req-2", domain.KindConflict}, {"", domain.KindConflict}} {
+		err := e.svc.ConsumeFor(ctx, c, tc.use)
+		if tc.want == 0 && err != nil || tc.want != 0 && kind(err) != tc.want {
+			t.Fatalf("ConsumeFor(%q) = %v, want %v", tc.use, err, tc.want)
+		}
+	}
+	plain, _ := e.svc.Check(ctx, verifiedToken(t, e, profA()), alice(), "pA")
+	if err := e.svc.Consume(ctx, plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.Consume(ctx, plain); kind(err) != domain.KindConflict {
+		t.Fatalf("a token spent without a use, again: %v", err)
+	}
+}
+
 func TestSignerRejectsBadConfig(t *testing.T) {
 	if _, err := mfa.NewSigner(11*time.Minute, key(0)); err == nil {
 		t.Error("TTL > 10m accepted")

@@ -55,6 +55,10 @@ type Change struct {
 	Fields    []FieldChange `json:"changes"`
 	Timestamp time.Time     `json:"timestamp"`
 	UploadID  string        `json:"uploadId,omitempty"`
+	// RequestID is the id Open gives the request ("" = a new one); the
+	// Submitter fixes it before anything is spent, so a retry after a
+	// stopped call opens the same request.
+	RequestID string `json:"-"`
 }
 
 // Names returns the changed field names.

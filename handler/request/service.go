@@ -49,6 +49,9 @@ func (s *Service) now() time.Time {
 	return time.Now().UTC()
 }
 
+// NewRequestID returns the id of a new request ("req-" and 24 hex digits).
+func (s *Service) NewRequestID() string { return s.newID() }
+
 func (s *Service) newID() string {
 	if s.NewID != nil {
 		return s.NewID()
@@ -83,7 +86,10 @@ func (s *Service) Open(ctx context.Context, p domain.Principal, prof domain.Prof
 		return Record{}, domain.E(domain.KindInvalid, "documents are evidence of a name or marital-status change only; a description change takes none (leave out uploadId and attachments)")
 	}
 	now := s.now()
-	id := s.newID()
+	id := ch.RequestID
+	if id == "" {
+		id = s.newID()
+	}
 	if err := s.acquire(ctx, prof.ID, id, ch.Names()); err != nil {
 		return Record{}, err
 	}

@@ -35,6 +35,9 @@ const (
 type TokenChecker interface {
 	Check(ctx context.Context, token string, p domain.Principal, profileID string) (mfa.Claims, error)
 	Consume(ctx context.Context, c mfa.Claims) error
+	// ConsumeFor is Consume naming the request the token is spent on;
+	// spending it again for the same request succeeds.
+	ConsumeFor(ctx context.Context, c mfa.Claims, use string) error
 }
 
 // CommittedUploads resolves the uploadId a change refers to
@@ -64,13 +67,17 @@ type AttachmentSink interface {
 // while the first call still runs; otherwise a lease to Finish or Abandon.
 type IdempotencyKeys interface {
 	Begin(ctx context.Context, subject, key, fingerprint string) (idempotency.Record, bool, error)
+	Note(ctx context.Context, lease idempotency.Record, requestID string) (idempotency.Record, error)
 	Finish(ctx context.Context, lease idempotency.Record, status int, headers map[string]string, body []byte) error
 	Abandon(ctx context.Context, lease idempotency.Record) error
 }
 
 // Opener opens a request for an accepted change, or applies it as the
-// answer to a sent-back request (*Service).
+// answer to a sent-back request (*Service). NewRequestID makes the id of a
+// request to open (Change.RequestID); Get reads a request p may read.
 type Opener interface {
+	NewRequestID() string
+	Get(ctx context.Context, p domain.Principal, requestID string) (Record, error)
 	Open(ctx context.Context, p domain.Principal, prof domain.Profile, ch Change, atts []Attachment, accept MFAConsumer) (Record, error)
 	Answer(ctx context.Context, p domain.Principal, requestID string, prof domain.Profile, ch Change, atts []Attachment, accept MFAConsumer) (Record, error)
 }
@@ -224,8 +231,18 @@ func (s *Submitter) Submit(ctx context.Context, p domain.Principal, in SubmitInp
 				}
 			}
 		}()
+		// A key taken over from a call that stopped midway: if that call
+		// got its request recorded, this is its answer (the change may be
+		// applied already, its MFA token spent, its upload claimed).
+		if lease.RequestID != "" {
+			if rec, err := s.d.Requests.Get(ctx, p, lease.RequestID); err == nil && fields.AnswerTo == nil {
+				accepted = true
+				return s.finish(ctx, lease, rec), nil
+			} else if err != nil && !domain.Is(err, domain.KindNotFound) {
+				return res, err
+			}
+		}
 	}
-
 	claims, err := s.d.MFA.Check(ctx, in.MFAToken, p, prof.ID)
 	if err != nil {
 		return res, err
@@ -255,29 +272,62 @@ func (s *Submitter) Submit(ctx context.Context, p domain.Principal, in SubmitInp
 		}
 	}
 
-	consume := func(ctx context.Context) error { return s.d.MFA.Consume(ctx, claims) }
-	var rec Record
+	// The request's id is fixed (and noted with the key) before anything
+	// is spent, so a retry after a stop opens the same request: its field
+	// locks, upload claim and MFA token use name it.
+	takenOver := lease.RequestID != ""
+	requestID := lease.RequestID
 	if fields.AnswerTo != nil {
 		if *fields.AnswerTo == "" || len(*fields.AnswerTo) > 100 {
 			return res, domain.E(domain.KindInvalid, "answerTo must name a request id")
 		}
-		rec, err = s.d.Requests.Answer(ctx, p, *fields.AnswerTo, prof, ch, atts, consume)
+		requestID = *fields.AnswerTo
+	} else if requestID == "" {
+		requestID = s.d.Requests.NewRequestID()
+	}
+	if in.IdempotencyKey != "" && lease.RequestID != requestID {
+		if lease, err = s.d.Keys.Note(ctx, lease, requestID); err != nil {
+			return res, err
+		}
+	}
+	consume := func(ctx context.Context) error { return s.d.MFA.ConsumeFor(ctx, claims, requestID) }
+	var rec Record
+	if fields.AnswerTo != nil {
+		rec, err = s.d.Requests.Answer(ctx, p, requestID, prof, ch, atts, consume)
+		if domain.Is(err, domain.KindConflict) && takenOver {
+			// A taken-over key whose first call may have given this answer.
+			if cur, gerr := s.d.Requests.Get(ctx, p, requestID); gerr == nil && answeredBy(cur, p.Subject) {
+				rec, err = cur, nil
+			}
+		}
 	} else {
+		ch.RequestID = requestID
 		rec, err = s.d.Requests.Open(ctx, p, prof, ch, atts, consume)
 	}
 	if err != nil {
 		return res, err
 	}
 	accepted = true
-	res = SubmitResult{Status: submitStatus(rec), RequestID: rec.ID}
-	if in.IdempotencyKey != "" {
-		// The request is accepted whatever happens to the connection now.
+	return s.finish(ctx, lease, rec), nil
+}
+
+// finish is the answer for an accepted request rec, stored under the
+// Idempotency-Key of lease when there is one (the request is accepted
+// whatever happens to the connection now).
+func (s *Submitter) finish(ctx context.Context, lease idempotency.Record, rec Record) SubmitResult {
+	res := SubmitResult{Status: submitStatus(rec), RequestID: rec.ID}
+	if lease.ID != "" {
 		body, _ := json.Marshal(submitted{Status: res.Status, Request: res.StatusURL()})
 		if err := s.d.Keys.Finish(context.WithoutCancel(ctx), lease, 0, nil, body); err != nil {
 			s.d.Log.WarnContext(ctx, "storing idempotent answer failed", "request", rec.ID, "err", err.Error())
 		}
 	}
-	return res, nil
+	return res
+}
+
+// answeredBy reports whether rec holds an answer to a send-back by subject.
+func answeredBy(rec Record, subject string) bool {
+	return slices.ContainsFunc(rec.History, func(h HistoryEntry) bool { return h.Type == "RequestAnswered" && h.Actor == subject })
 }
 
 // recordStreamed records the files of a multipart PATCH as a server-written

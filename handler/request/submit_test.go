@@ -25,6 +25,8 @@ type fakeTokens struct {
 	mu            sync.Mutex
 	checks, spent int
 	consumeErr    error
+	uses          map[string]string // token → what it was spent on
+	strict        bool              // refuse a second spend for another use, as mfa.Service does
 }
 
 func (f *fakeTokens) Check(_ context.Context, token string, p domain.Principal, profileID string) (mfa.Claims, error) {
@@ -32,6 +34,7 @@ func (f *fakeTokens) Check(_ context.Context, token string, p domain.Principal, 
 	defer f.mu.Unlock()
 	f.checks++
 	pid, ok := strings.CutPrefix(token, "tok-")
+	pid, _, _ = strings.Cut(pid, "#") // tok-1000#b: another token of profile 1000
 	switch {
 	case !ok:
 		return mfa.Claims{}, domain.E(domain.KindUnauthorized, "invalid MFA token")
@@ -41,12 +44,27 @@ func (f *fakeTokens) Check(_ context.Context, token string, p domain.Principal, 
 	return mfa.Claims{Subject: p.Subject, ProfileID: pid, ID: token}, nil
 }
 
-func (f *fakeTokens) Consume(context.Context, mfa.Claims) error {
+func (f *fakeTokens) Consume(ctx context.Context, c mfa.Claims) error {
+	return f.ConsumeFor(ctx, c, "")
+}
+
+// ConsumeFor spends a token once; again for the same non-empty use is fine.
+func (f *fakeTokens) ConsumeFor(_ context.Context, c mfa.Claims, use string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.consumeErr != nil {
 		return f.consumeErr
 	}
+	if f.uses == nil {
+		f.uses = map[string]string{}
+	}
+	if prev, ok := f.uses[c.ID]; ok && f.strict {
+		if use != "" && prev == use {
+			return nil
+		}
+		return domain.E(domain.KindConflict, "the MFA token was already used")
+	}
+	f.uses[c.ID] = use
 	f.spent++
 	return nil
 }
@@ -103,6 +121,20 @@ type fakeOpener struct {
 	answers []string // request ids answered
 	rec     Record
 	err     error
+	opened  map[string]Record
+	ids     int
+}
+
+func (o *fakeOpener) NewRequestID() string {
+	o.ids++
+	return fmt.Sprintf("req-%d", o.ids)
+}
+
+func (o *fakeOpener) Get(_ context.Context, _ domain.Principal, id string) (Record, error) {
+	if rec, ok := o.opened[id]; ok {
+		return rec, nil
+	}
+	return Record{}, domain.E(domain.KindNotFound, "request not found")
 }
 
 // Answer records the answered request id and answers like Open.
@@ -126,8 +158,12 @@ func (o *fakeOpener) Open(ctx context.Context, _ domain.Principal, _ domain.Prof
 	}
 	rec := o.rec
 	if rec.ID == "" {
-		rec.ID = fmt.Sprintf("req-%d", len(o.calls))
+		rec.ID = ch.RequestID
 	}
+	if o.opened == nil {
+		o.opened = map[string]Record{}
+	}
+	o.opened[rec.ID] = rec
 	return rec, nil
 }
 
@@ -160,10 +196,11 @@ func (f fakeForm) Read(ctx context.Context, put PutFile) (ChangeInput, []byte, e
 }
 
 type submitEnv struct {
-	sub    *Submitter
-	tokens *fakeTokens
-	sink   *fakeSink
-	opener *fakeOpener
+	sub      *Submitter
+	profiles *memory.Profiles
+	tokens   *fakeTokens
+	sink     *fakeSink
+	opener   *fakeOpener
 }
 
 func newSubmitEnv(t *testing.T) *submitEnv {
@@ -178,15 +215,19 @@ func newSubmitEnv(t *testing.T) *submitEnv {
 			t.Fatal(err)
 		}
 	}
-	e := &submitEnv{tokens: &fakeTokens{}, sink: &fakeSink{blobs: map[string]string{}}, opener: &fakeOpener{rec: Record{RuntimeStatus: Completed}}}
-	sub, err := NewSubmitter(SubmitterDeps{Profiles: profiles, MFA: e.tokens, Uploads: fakeUploads{}, Attachments: e.sink,
-		Keys: &idempotency.Keys{Store: memory.NewIdempotency()}, Requests: e.opener,
-		Now: func() time.Time { return t0 }, Log: slog.New(slog.DiscardHandler)})
+	e := &submitEnv{profiles: profiles, tokens: &fakeTokens{}, sink: &fakeSink{blobs: map[string]string{}}, opener: &fakeOpener{rec: Record{RuntimeStatus: Completed}}}
+	e.sub = mustSubmitter(t, e, &idempotency.Keys{Store: memory.NewIdempotency()})
+	return e
+}
+
+func mustSubmitter(t *testing.T, e *submitEnv, keys IdempotencyKeys) *Submitter {
+	t.Helper()
+	sub, err := NewSubmitter(SubmitterDeps{Profiles: e.profiles, MFA: e.tokens, Uploads: fakeUploads{}, Attachments: e.sink,
+		Keys: keys, Requests: e.opener, Now: func() time.Time { return t0 }, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.sub = sub
-	return e
+	return sub
 }
 
 var (
@@ -347,3 +388,77 @@ func TestNewSubmitterNamesMissingDependencies(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// A call that stopped after its request was accepted but before its
+// Idempotency-Key answer was stored: the retry with the same key and body,
+// once the key's lease ran out, answers with that request (even though
+// the change is applied and the token spent); one that stopped before the
+// request was recorded opens the very same request (same id: its field
+// locks, upload claim and MFA token use name it).
+func TestSubmitterRetryAfterAStoppedCall(t *testing.T) {
+	e := newSubmitEnv(t)
+	e.tokens.strict = true
+	ctx := context.Background()
+	now := t0
+	keys := &idempotency.Keys{Store: memory.NewIdempotency(), Now: func() time.Time { return now }}
+	stopping := &stoppingKeys{Keys: keys}
+	e.sub = mustSubmitter(t, e, stopping)
+	e.opener.rec = Record{RuntimeStatus: Running}
+
+	// 1. Stopped after the request was accepted (the answer never stored).
+	stopping.failFinish = true
+	first, err := e.sub.Submit(ctx, user1000, SubmitInput{ProfileID: "1000", MFAToken: "tok-1000", IdempotencyKey: "k1", Form: nameForm(pdf)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stopping.failFinish = false
+	if _, err := e.sub.Submit(ctx, user1000, SubmitInput{ProfileID: "1000", MFAToken: "tok-1000", IdempotencyKey: "k1", Form: nameForm(pdf)}); !domain.Is(err, domain.KindConflict) {
+		t.Fatalf("retry while the lease runs: %v", err)
+	}
+	now = now.Add(idempotency.LeaseTimeout + time.Second)
+	again, err := e.sub.Submit(ctx, user1000, SubmitInput{ProfileID: "1000", MFAToken: "tok-1000", IdempotencyKey: "k1", Form: nameForm(pdf)})
+	if err != nil || again.RequestID != first.RequestID || len(e.opener.calls) != 1 {
+		t.Fatalf("retry after the lease: %+v %v (first %+v), opened %d", again, err, first, len(e.opener.calls))
+	}
+
+	// 2. Stopped after spending the token but before the record existed.
+	e.opener.err = domain.E(domain.KindTransient, "stopped")
+	stopping.keepLease = true
+	if _, err := e.sub.Submit(ctx, user1000, SubmitInput{ProfileID: "1000", MFAToken: "tok-1000#b", IdempotencyKey: "k2", Form: descForm("x")}); err == nil {
+		t.Fatal("the stopped call succeeded")
+	}
+	e.tokens.uses["tok-1000#b"] = e.opener.calls[len(e.opener.calls)-1].RequestID // it had spent the token
+	e.opener.err = nil
+	stopping.keepLease = false
+	now = now.Add(idempotency.LeaseTimeout + time.Second)
+	res, err := e.sub.Submit(ctx, user1000, SubmitInput{ProfileID: "1000", MFAToken: "tok-1000#b", IdempotencyKey: "k2", Form: descForm("x")})
+	if err != nil {
+		t.Fatalf("retry of the stopped call: %v", err)
+	}
+	n := len(e.opener.calls)
+	if res.RequestID != e.opener.calls[n-1].RequestID || e.opener.calls[n-2].RequestID != e.opener.calls[n-1].RequestID {
+		t.Fatalf("the retry opened %q, the stopped call %q", e.opener.calls[n-1].RequestID, e.opener.calls[n-2].RequestID)
+	}
+}
+
+// stoppingKeys is the real Keys, made to lose the stored answer (as a
+// handler stopped before Finish) or to keep a refused call's lease (as a
+// handler stopped before Abandon).
+type stoppingKeys struct {
+	*idempotency.Keys
+	failFinish, keepLease bool
+}
+
+func (k *stoppingKeys) Finish(ctx context.Context, lease idempotency.Record, status int, headers map[string]string, body []byte) error {
+	if k.failFinish {
+		return domain.E(domain.KindTransient, "stopped before the answer was stored")
+	}
+	return k.Keys.Finish(ctx, lease, status, headers, body)
+}
+
+func (k *stoppingKeys) Abandon(ctx context.Context, lease idempotency.Record) error {
+	if k.keepLease {
+		return nil
+	}
+	return k.Keys.Abandon(ctx, lease)
+}

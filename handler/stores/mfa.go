@@ -172,6 +172,16 @@ func (s *MFA) SaveLimits(ctx context.Context, l mfa.Limits) (mfa.Limits, error) 
 	return l, nil
 }
 
+// GetTokenUse reads the use of token id (KindNotFound when it is unused or
+// its record expired).
+func (s *MFA) GetTokenUse(ctx context.Context, id string) (mfa.TokenUse, error) {
+	var d mfaTokenUseDoc
+	if _, err := s.docs.Read(ctx, tokenDocID(id), &d); err != nil {
+		return mfa.TokenUse{}, docstore.Relabel(err, mfaTokenMsgs)
+	}
+	return d.TokenUse, nil
+}
+
 // CreateTokenUse records a consumed token (KindConflict "MFA token already
 // used" if it is recorded).
 func (s *MFA) CreateTokenUse(ctx context.Context, u mfa.TokenUse) error {

@@ -291,11 +291,17 @@ func mfaLimits(t *testing.T, ctx context.Context, d docstore.Docs) {
 func mfaTokenUses(t *testing.T, ctx context.Context, d docstore.Docs) {
 	s := stores.NewMFA(d)
 	now := time.Now().UTC().Truncate(time.Second)
-	u := mfa.TokenUse{TokenID: "jti-1_x", ProfileID: "p1", Subject: "alice", UsedAt: now, ExpiresAt: now.Add(10 * time.Minute)}
+	u := mfa.TokenUse{TokenID: "jti-1_x", ProfileID: "p1", Subject: "alice", UsedAt: now, ExpiresAt: now.Add(10 * time.Minute), Use: "req-1"}
+	if _, err := s.GetTokenUse(ctx, u.TokenID); !domain.Is(err, domain.KindNotFound) {
+		t.Fatalf("GetTokenUse before use: %v", err)
+	}
 	if err := s.CreateTokenUse(ctx, u); err != nil {
 		t.Fatalf("CreateTokenUse: %v", err)
 	}
 	wantErr(t, "token replay", s.CreateTokenUse(ctx, u), domain.KindConflict, "MFA token already used")
+	if got, err := s.GetTokenUse(ctx, u.TokenID); err != nil || got.Use != "req-1" || got.Subject != "alice" || !got.UsedAt.Equal(now) {
+		t.Fatalf("GetTokenUse = %+v, %v", got, err)
+	}
 	doc := raw(t, ctx, d, "tok_jti-1_x")
 	if ttl, _ := doc["ttl"].(float64); doc["type"] != "token-use" || doc["jti"] != "jti-1_x" || ttl < 3600 || ttl > 4200 {
 		t.Fatalf("token document = %v", doc)
