@@ -21,8 +21,8 @@ param principalId string = ''
 param principalType string = 'User'
 
 @minValue(1)
-@maxValue(64)
-@description('Optional. Number of upload shard storage accounts (each with incoming, landing, clean and quarantine). See docs/deploy.md for the count at full load.')
+@maxValue(1)
+@description('Optional. Number of upload shard storage accounts (each with incoming, landing, clean and quarantine). Only 1 is served yet (each further shard needs its own ScanAttachment<i> function); docs/deploy.md gives the count at full load.')
 param uploadShardCount int = 1
 
 @description('Optional. Origin of the web UI allowed by blob CORS and the API (e.g. https://profiles.example.com). Empty = the static website of this deployment.')
@@ -190,7 +190,6 @@ module uploadShards 'modules/storage-upload.bicep' = [for (name, i) in uploadAcc
     quarantineRetentionDays: quarantineRetentionDays
     cleanCoolAfterDays: cleanCoolAfterDays
     identityId: identity.outputs.id
-    deadLetterAccountId: hostStorage.outputs.id
     // Shard 0 is served by functions/ScanAttachment; shard i > 0 by a copy
     // named ScanAttachment<i> whose trigger names connection UploadStorage<i>.
     scanFunctionName: i == 0 ? 'ScanAttachment' : 'ScanAttachment${i}'

@@ -99,10 +99,16 @@ func TestTwoApprovalsApplyTheChange(t *testing.T) {
 	if inboxItem(t, a1, f.rid) != nil {
 		t.Fatal("the first approver is offered the second approval")
 	}
-	if inboxItem(t, a2, f.rid)["task"] != "Approve2" {
+	second := inboxItem(t, a2, f.rid)
+	if second["task"] != "Approve2" {
 		t.Fatal("the second approval is not in approver-2's inbox")
 	}
-	resp, body := decideAs(t, a2, f.rid, "approve", map[string]string{})
+	// Without naming it, the level just opened is not decided (a click
+	// meant for the first level must not complete the second).
+	if resp, body := decideAs(t, a2, f.rid, "approve", map[string]string{}); resp.StatusCode != 409 {
+		t.Fatalf("blind approval of the level just opened: %d %v", resp.StatusCode, body)
+	}
+	resp, body := decideAs(t, a2, f.rid, "approve", map[string]string{"taskId": second["taskId"].(string)})
 	if resp.StatusCode != 200 {
 		t.Fatalf("second approval: %d %v", resp.StatusCode, body)
 	}
@@ -203,7 +209,7 @@ func TestSendBackAnsweredWithANewDocument(t *testing.T) {
 		fmt.Sprintf(`{"firstName":"Augusta B","timestamp":%q,"answerTo":%q}`, ts, f.rid), map[string]string{"X-MFA-Token": f.mfaToken(t)}); resp.StatusCode != 409 {
 		t.Fatalf("a second answer: %d %v", resp.StatusCode, body)
 	}
-	if resp, body := decideAs(t, a1, f.rid, "approve", map[string]string{"comment": "complete now"}); resp.StatusCode != 200 {
+	if resp, body := decideAs(t, a1, f.rid, "approve", map[string]string{"comment": "complete now", "taskId": inboxItem(t, a1, f.rid)["taskId"].(string)}); resp.StatusCode != 200 {
 		t.Fatalf("approve the answer: %d %v", resp.StatusCode, body)
 	}
 	f.waitStatus(t, "Completed", func(st map[string]any) bool { return st["runtimeStatus"] == "Completed" })

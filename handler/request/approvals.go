@@ -28,6 +28,11 @@ const (
 	MaxApprovalsPage     = 100
 )
 
+// BlindDecisionGrace: a decision that names no task is refused (409) for
+// a task opened this recently, so that an approver who meant the previous
+// level does not decide the next one.
+const BlindDecisionGrace = 10 * time.Second
+
 // MaxCommentRunes bounds a decision's comment (characters).
 const MaxCommentRunes = 1000
 
@@ -332,7 +337,8 @@ func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID stri
 	if first.Workflow == nil {
 		return first, domain.E(domain.KindConflict, "request %s has no open approval task yet", requestID)
 	}
-	task, err := decisionTask(first, d.TaskID)
+	task, err := decisionTask(first, d.TaskID, s.now())
+	var unresolved error // why no task could be named: the call is refused
 	if domain.Is(err, domain.KindConflict) && len(openApprovals(first)) > 1 {
 		return first, err
 	} else if domain.Is(err, domain.KindConflict) {
@@ -341,7 +347,7 @@ func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID stri
 			// as for a request that does not exist.
 			return Record{}, errNoRequest()
 		}
-		task = lastApprovalTask(first)
+		unresolved, task = err, lastApprovalTask(first)
 	} else if err != nil {
 		return first, err
 	}
@@ -351,13 +357,15 @@ func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID stri
 	}
 	var refused error
 	rec, err := s.update(ctx, requestID, func(rec *Record, now time.Time) (bool, error) {
-		refused = nil
+		refused = unresolved
 		if slices.Contains(rec.Workflow.Processed, ev.ID) {
+			refused = nil
 			return false, nil // this decision was recorded already
 		}
-		if task == "" || rec.RuntimeStatus.Terminal() {
+		if refused == nil && (task == "" || rec.RuntimeStatus.Terminal()) {
 			refused = nothingToDecide(*rec)
-		} else {
+		}
+		if refused == nil {
 			st := &step{}
 			eff, err := rec.Workflow.Deliver(ctx, s.Definition, ev, now, s.tasks(*rec, st))
 			switch {
@@ -465,30 +473,35 @@ func reasonSuffix(c string) string {
 }
 
 // decisionTask resolves the task a decision names: the given work item id
-// (or userTask element id) of the request, or else its one open approval
-// task. KindInvalid for an id the request never had; KindConflict when
-// nothing is open for approval or several are.
-func decisionTask(rec Record, taskID string) (string, error) {
+// of the request, or else its one open approval task — unless that task
+// opened less than BlindDecisionGrace ago (the caller may have meant the
+// level just decided: two approvers clicking at once must not complete
+// both levels). KindInvalid for an id the request never had; KindConflict
+// when nothing is open for approval, several are, or the one open is that
+// fresh.
+func decisionTask(rec Record, taskID string, now time.Time) (string, error) {
 	in := rec.Workflow
 	if taskID != "" {
-		// A work item id, or a userTask element id standing for its
-		// latest work item (so a retry naming the element finds the
-		// decision it made).
-		for i := len(in.Tasks) - 1; i >= 0; i-- {
-			if t := in.Tasks[i]; t.ID == taskID || t.Element == taskID {
-				if t.Performer == workflow.PerformerRequester {
-					return "", domain.E(domain.KindConflict, "task %q is the requester's answer, not an approval", truncate(taskID))
-				}
-				return t.ID, nil
+		for _, t := range in.Tasks {
+			if t.ID != taskID {
+				continue
 			}
+			if t.Performer == workflow.PerformerRequester {
+				return "", domain.E(domain.KindConflict, "task %q is the requester's answer, not an approval", truncate(taskID))
+			}
+			return t.ID, nil
 		}
-		return "", domain.E(domain.KindInvalid, "taskId %q is not a task of request %s", truncate(taskID), rec.ID)
+		return "", domain.E(domain.KindInvalid, "taskId %q is not a work item of request %s (use the taskId of the inbox or status, e.g. Approve1-2)", truncate(taskID), rec.ID)
 	}
 	open := openApprovals(rec)
 	waitsForRequester := slices.ContainsFunc(in.Tasks, func(t workflow.Task) bool {
 		return t.State == workflow.TaskOpen && t.Performer == workflow.PerformerRequester
 	})
 	switch {
+	case len(open) == 1 && now.Sub(open[0].CreatedAt) < BlindDecisionGrace && slices.ContainsFunc(in.Tasks, func(t workflow.Task) bool {
+		return t.Decision != nil && t.Performer != workflow.PerformerRequester
+	}):
+		return "", domain.E(domain.KindConflict, "task %s of request %s opened %s ago, after its previous level was decided; to decide it, name it (taskId)", open[0].ID, rec.ID, now.Sub(open[0].CreatedAt).Round(time.Second))
 	case len(open) == 1:
 		return open[0].ID, nil
 	case len(open) > 1:

@@ -76,6 +76,7 @@ func TestDecideFourEyes(t *testing.T) {
 		if err == nil {
 			rec = got
 		}
+		f.now = f.now.Add(BlindDecisionGrace) // past the grace of a task just opened
 	}
 	if rec.RuntimeStatus != Completed || f.profile(t).LastName != "Byron" || f.profile(t).Version != 2 {
 		t.Fatalf("final %s, profile %+v", rec.RuntimeStatus, f.profile(t))
@@ -369,7 +370,7 @@ func TestSendBackAnsweredWithNewDocument(t *testing.T) {
 	if open := rec.CustomStatus.OpenTasks; len(open) != 1 || open[0].Element != "Approve1" {
 		t.Fatalf("the answer did not go back to the approvers: %+v", open)
 	}
-	rec, err = f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve})
+	rec, err = f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, TaskID: rec.CustomStatus.OpenTasks[0].ID})
 	if err != nil || rec.RuntimeStatus != Completed || f.profile(t).FirstName != "Augusta Ada" {
 		t.Fatalf("approval of the answer: %v %s %+v", err, rec.RuntimeStatus, f.profile(t))
 	}
@@ -514,8 +515,11 @@ func TestRefusedDecisionsAreBounded(t *testing.T) {
 	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, Comment: "ok\r\nfine"}); err != nil {
 		t.Fatalf("comment with CRLF: %v", err)
 	}
-	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, Comment: "ok\r\nfine", TaskID: "Approve1"}); err != nil {
-		t.Fatalf("retry naming the element: %v", err)
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, Comment: "ok\r\nfine", TaskID: rec.CustomStatus.OpenTasks[0].ID}); err != nil {
+		t.Fatalf("retry naming the work item: %v", err)
+	}
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, TaskID: "Approve1"}); !domain.Is(err, domain.KindInvalid) {
+		t.Fatalf("a decision naming the element, not the work item: %v", err)
 	}
 	for i := range 50 {
 		if _, err := f.svc.Decide(ctx, bob, rec.ID, Decision{Kind: workflow.Reject, Comment: fmt.Sprint("late ", i)}); !domain.Is(err, domain.KindConflict) {
@@ -537,5 +541,30 @@ func TestRefusedDecisionsAreBounded(t *testing.T) {
 	}
 	if refused != 1 {
 		t.Fatalf("%d DecisionRefused entries, want 1", refused)
+	}
+}
+
+// Two approvers clicking approve without naming the task, one right after
+// the other: the second click meets the second level, just opened, and is
+// refused (409) instead of completing both levels; named, it decides.
+func TestBlindDecisionOnAFreshLevelIsRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := scannedRequest(t, f, ChangeInput{LastName: str("Byron")})
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve}); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(BlindDecisionGrace / 2)
+	_, err := f.svc.Decide(ctx, bob, rec.ID, Decision{Kind: workflow.Approve})
+	if !domain.Is(err, domain.KindConflict) {
+		t.Fatalf("blind decision on the level just opened: %v", err)
+	}
+	rec, _ = f.svc.Requests.GetRequest(ctx, rec.ID)
+	if rec.RuntimeStatus != Running || len(rec.CustomStatus.Approvals) != 1 || f.profile(t).LastName != "Lovelace" {
+		t.Fatalf("after the refused click: %s approvals %+v", rec.RuntimeStatus, rec.CustomStatus.Approvals)
+	}
+	rec, err = f.svc.Decide(ctx, bob, rec.ID, Decision{Kind: workflow.Approve, TaskID: rec.CustomStatus.OpenTasks[0].ID})
+	if err != nil || rec.RuntimeStatus != Completed {
+		t.Fatalf("named decision: %v %s", err, rec.RuntimeStatus)
 	}
 }

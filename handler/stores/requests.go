@@ -116,9 +116,9 @@ var openTaskFields = []string{"id", "type", "name", "profileId", "owner", "input
 // OpenTasks runs one query: request records whose taskIndex lists f.Group
 // among its groups (or f.Actor among its actors) and whose taskIndex.latest
 // is at least f.Since, projected onto the fields an approvals page shows,
-// at most limit. Cosmos DB serves it from the default (consistent, all
-// paths) index: ARRAY_CONTAINS on /taskIndex/groups/[] and a range on
-// /taskIndex/latest. Errors: KindTransient when throttled or unavailable.
+// at most limit. Cosmos DB serves it from the index of the paths in
+// QueriedPaths: ARRAY_CONTAINS on /taskIndex/groups/[] (or actors) and a
+// range on /taskIndex/latest. Errors: KindTransient when throttled or unavailable.
 func (s *Requests) OpenTasks(ctx context.Context, f request.TaskFilter, limit int) ([]request.Record, error) {
 	where := []docstore.Cond{docstore.Where("type", docstore.Eq, "request")}
 	switch {

@@ -576,7 +576,11 @@ func (b *builder) userTask(n *node, el *Element) error {
 		}{{"assignee", &assignee}, {"candidateUsers", &users}, {"candidateGroups", &groups}} {
 			if n.hasAttr(f.space, a.local) {
 				used = true
-				set(a.dst, f.prefix+":"+a.local, n.attr(f.space, a.local), f.list)
+				name, v := f.prefix+":"+a.local, n.attr(f.space, a.local)
+				if strings.TrimSpace(v) == "" {
+					return attrErr(n, name, "%s is empty, which would let any approver decide; name the users or groups, or leave the attribute out", name)
+				}
+				set(a.dst, name, v, f.list)
 			}
 		}
 		if used {
@@ -585,6 +589,12 @@ func (b *builder) userTask(n *node, el *Element) error {
 	}
 	if z := extension(n, nsZeebe, "assignmentDefinition"); z != nil {
 		forms = append(forms, "zeebe")
+		for _, local := range []string{"assignee", "candidateUsers", "candidateGroups"} {
+			if z.hasAttr("", local) && strings.TrimSpace(z.attr("", local)) == "" {
+				name := "zeebe:assignmentDefinition " + local
+				return attrErr(n, name, "%s is empty, which would let any approver decide; name the users or groups, or leave the attribute out", name)
+			}
+		}
 		set(&assignee, "zeebe:assignmentDefinition assignee", z.attr("", "assignee"), zeebeList)
 		set(&users, "zeebe:assignmentDefinition candidateUsers", z.attr("", "candidateUsers"), zeebeList)
 		set(&groups, "zeebe:assignmentDefinition candidateGroups", z.attr("", "candidateGroups"), zeebeList)
@@ -603,6 +613,9 @@ func (b *builder) userTask(n *node, el *Element) error {
 		lits, xs, err := s.src.list(s.src.val)
 		if err != nil {
 			return attrErr(n, s.src.attr, "%s: %v", s.src.attr, err)
+		}
+		if len(lits)+len(xs) == 0 {
+			return attrErr(n, s.src.attr, "%s names nobody, which would let any approver decide", s.src.attr)
 		}
 		*s.lits, *s.xs = lits, xs
 	}

@@ -274,6 +274,19 @@ var corpus = []corpusCase{
 		errID: "Fix", errAttr: "pf:performer", errAt: `<bpmn:userTask id="Fix"`,
 	},
 	{
+		name: "an attribute whose namespace prefix is not declared is refused, never ignored", rows: []string{"refused", "candidateGroups"},
+		xml:   strings.Replace(c8(oneTask(`camunda:candidateGroups="ProfileApprover"`, "")), ` xmlns:zeebe=`, ` xmlns:zz=`, 1),
+		errID: "T", errAttr: "camunda:candidateGroups", errAt: `<bpmn:userTask id="T"`,
+	},
+	{
+		name: "an empty candidateGroups is refused (it would let anyone decide)", rows: []string{"refused", "candidateGroups"},
+		xml: c7(oneTask(`camunda:candidateGroups=" , "`, "")), errID: "T", errAttr: "camunda:candidateGroups", errAt: `<bpmn:userTask id="T"`,
+	},
+	{
+		name: "an empty candidateUsers attribute is refused", rows: []string{"refused", "candidateUsers"},
+		xml: c7(oneTask(`camunda:candidateUsers=""`, "")), errID: "T", errAttr: "camunda:candidateUsers", errAt: `<bpmn:userTask id="T"`,
+	},
+	{
 		name: "pf assignee and literal candidate users", rows: []string{"assignee", "candidateUsers", "userTask"},
 		xml: c7(oneTask(`camunda:assignee="carol"`, "")),
 		walk: func(t *testing.T, def *Definition) {

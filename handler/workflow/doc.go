@@ -31,7 +31,8 @@
 //	exclusiveGateway     default="flow"                                 the first outgoing flow in document order whose condition is
 //	                                                                    true, else the default flow, else an incident
 //	parallelGateway      fork and join                                  a join fires when a token arrived on every incoming flow
-//	userTask             userTask                                       a work item decided with approve, reject or sendBack
+//	userTask             userTask                                       a work item decided with approve, reject or sendBack; without any
+//	                                                                    assignment, by any approver (an empty assignment is refused)
 //	assignee             pf:assignee, camunda:assignee (name or ${…}),  only that user decides; an expression is evaluated when the work
 //	                     zeebe:assignmentDefinition assignee (or =…)    item is created and must give a non-empty string (else incident)
 //	candidateUsers       pf:/camunda:candidateUsers "a, b, ${…}",       only those users (or members of a candidate group) decide;
@@ -59,7 +60,8 @@
 //	unsetVariables       a variable that was never set                  is null, in both languages (FEEL: is defined() tells it apart)
 //	conditionResult      a condition that gives null or a non-boolean   an incident: the instance fails naming the flow (as Camunda 7
 //	                                                                    and 8 raise an incident)
-//	refused              anything else: other elements, camunda:/       a load error naming element id, attribute and line
+//	refused              anything else: other elements, undeclared      a load error naming element id, attribute and line
+//	                     namespace prefixes, camunda:/
 //	                     zeebe: attributes and extension elements
 //	                     (formKey, class, asyncBefore, inputOutput,
 //	                     listeners, taskHeaders, ioMapping, …)

@@ -103,6 +103,9 @@ func readTree(data []byte) (*node, error) {
 					}
 				}
 			}
+			if err := checkPrefixes(t, lineOf(off)); err != nil {
+				return nil, err
+			}
 			n := &node{space: t.Name.Space, local: t.Name.Local, attrs: t.Attr, line: lineOf(off)}
 			if len(stack) == 0 {
 				if root != nil {
@@ -135,4 +138,29 @@ func readTree(data []byte) (*node, error) {
 		return nil, &LoadError{Line: 1, Msg: "malformed XML: no root element"}
 	}
 	return root, nil
+}
+
+// checkPrefixes refuses an element or attribute whose namespace prefix is
+// not declared: encoding/xml leaves such a prefix as the name's Space (a
+// declared one becomes its URI, which always holds a ':'), and an
+// attribute the engine cannot place in a namespace would otherwise be
+// taken for presentation and ignored — dropping, say, candidateGroups.
+func checkPrefixes(t xml.StartElement, line int) *LoadError {
+	undeclared := func(space string) bool { return space != "" && !strings.Contains(space, ":") }
+	var id string
+	for _, a := range t.Attr {
+		if a.Name.Space == "" && a.Name.Local == "id" {
+			id = a.Value
+		}
+	}
+	if undeclared(t.Name.Space) && t.Name.Space != "xmlns" {
+		return &LoadError{Line: line, ID: id, Type: t.Name.Local, Msg: fmt.Sprintf("namespace prefix %q is not declared (add xmlns:%s)", t.Name.Space, t.Name.Space)}
+	}
+	for _, a := range t.Attr {
+		if a.Name.Space != "xmlns" && undeclared(a.Name.Space) {
+			name := a.Name.Space + ":" + a.Name.Local
+			return &LoadError{Line: line, ID: id, Type: t.Name.Local, Attr: name, Msg: fmt.Sprintf("attribute %s: namespace prefix %q is not declared (add xmlns:%s)", name, a.Name.Space, a.Name.Space)}
+		}
+	}
+	return nil
 }

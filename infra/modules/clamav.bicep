@@ -57,7 +57,10 @@ resource app 'Microsoft.App/containerApps@2024-03-01' = {
     workloadProfileName: 'Consumption'
     configuration: {
       ingress: {
-        external: false
+        // external: reachable from the VNet (the environment itself is
+        // internal: no public address); false would limit it to apps of
+        // the same Container Apps environment, which the function app is not.
+        external: true
         transport: 'tcp'
         targetPort: 3310
         exposedPort: 3310

@@ -40,8 +40,8 @@ resource account 'Microsoft.Storage/storageAccounts@2024-01-01' = {
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
     // Selected networks only: no network rule admits anyone, so the app uses
-    // the private endpoints and only trusted services with a managed identity
-    // (Event Grid dead-lettering) pass; 'Disabled' would block those too.
+    // the private endpoints; trusted Azure services with a system-assigned
+    // identity pass ('Disabled' would block those too).
     publicNetworkAccess: 'Enabled'
     networkAcls: {
       defaultAction: 'Deny'

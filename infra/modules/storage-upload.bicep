@@ -27,9 +27,7 @@ param cleanCoolAfterDays int = 30
 param landingDeleteAfterDays int = 7
 @description('Optional. Days an uploaded block blob stays in incoming (an upload session lasts at most 30 minutes).')
 param incomingDeleteAfterDays int = 1
-@description('Required. Storage account of the Event Grid dead-letter container.')
-param deadLetterAccountId string
-@description('Optional. Dead-letter container in that account.')
+@description('Optional. Container of this account that Event Grid dead-letters undeliverable blob events into (this account: it has no firewall, which Event Grid\'s user-assigned identity could not pass).')
 param deadLetterContainer string = 'eventgrid-deadletter'
 @description('Required. Function serving this shard\'s landing container.')
 param scanFunctionName string
@@ -96,6 +94,12 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   name: c.value
   properties: { publicAccess: 'None' }
 }]
+
+resource deadLetter 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = {
+  parent: blobService
+  name: deadLetterContainer
+  properties: { publicAccess: 'None' }
+}
 
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2024-01-01' = {
   parent: account
@@ -199,8 +203,8 @@ resource scanSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2
       deadLetterDestination: {
         endpointType: 'StorageBlob'
         properties: {
-          resourceId: deadLetterAccountId
-          blobContainerName: deadLetterContainer
+          resourceId: account.id
+          blobContainerName: deadLetter.name
         }
       }
     }

@@ -27,6 +27,7 @@ az storage blob service-properties update --auth-mode login \
 # web/config.azure.sample.json (docs/deploy.md, post-deployment steps).
 web_config="web/config.azure.json"
 if [ -f "$web_config" ]; then
+  npm ci --no-audit --no-fund >/dev/null # the bundler (esbuild) and the site's libraries
   node web/build.mjs --out build/web-azure --config "$web_config"
   az storage blob upload-batch --auth-mode login --account-name "$WEB_STORAGE_ACCOUNT" \
     --destination '$web' --source build/web-azure --overwrite >/dev/null
