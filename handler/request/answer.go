@@ -109,7 +109,7 @@ func (s *Service) Answer(ctx context.Context, p domain.Principal, requestID stri
 			return false, err
 		}
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "RequestAnswered", Actor: p.Subject,
-			Detail: "changes: " + strings.Join(ch.Names(), ", ") + documentsNote(len(pinned))})
+			Detail: "changes: " + strings.Join(ch.Names(), ", ") + documentsNote(len(pinned), ch.NeedsEvidence())})
 		s.absorb(rec, eff, st, now)
 		// Without new documents every verdict is known: deliver the scan
 		// message of this round at once.
@@ -173,7 +173,10 @@ func (s *Service) dropAnswerLease(ctx context.Context, requestID, lease string) 
 	}
 }
 
-func documentsNote(n int) string {
+func documentsNote(n int, evidence bool) string {
+	if !evidence {
+		return "; no documents (none needed)"
+	}
 	if n == 0 {
 		return "; documents kept"
 	}
