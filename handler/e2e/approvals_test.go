@@ -93,15 +93,15 @@ func TestTwoApprovalsApplyTheChange(t *testing.T) {
 	if resp, body := decideAs(t, a1, f.rid, "approve", map[string]string{"comment": "certificate matches", "taskId": item["taskId"].(string)}); resp.StatusCode != 200 {
 		t.Fatalf("first approval: %d %v", resp.StatusCode, body)
 	}
-	if resp, body := decideAs(t, a1, f.rid, "approve", nil); resp.StatusCode != 403 {
+	second := inboxItem(t, a2, f.rid)
+	if second["task"] != "Approve2" {
+		t.Fatal("the second approval is not in approver-2's inbox")
+	}
+	if resp, body := decideAs(t, a1, f.rid, "approve", map[string]string{"taskId": second["taskId"].(string)}); resp.StatusCode != 403 {
 		t.Fatalf("second approval by the first approver: %d %v", resp.StatusCode, body)
 	}
 	if inboxItem(t, a1, f.rid) != nil {
 		t.Fatal("the first approver is offered the second approval")
-	}
-	second := inboxItem(t, a2, f.rid)
-	if second["task"] != "Approve2" {
-		t.Fatal("the second approval is not in approver-2's inbox")
 	}
 	// Without naming it, the level just opened is not decided (a click
 	// meant for the first level must not complete the second).

@@ -82,7 +82,13 @@ export async function approvalPage(app, main, requestId) {
     change: st.input?.changes || cached.change || [], attachments: st.customStatus?.attachments || [],
     name: open.map((t) => t.name || t.element).join(", "),
   };
-  const comment = h("textarea", { name: "comment", rows: 3, maxlength: 500 });
+  // The decision names the work item the approver is looking at, so it
+  // never lands on a level that opened meanwhile (the API refuses a blind
+  // decision on a level just opened).
+  const approvals = open.filter((t) => t.performer !== "requester");
+  const taskId = approvals.some((t) => t.id === cached.taskId) ? cached.taskId
+    : approvals.length === 1 ? approvals[0].id : undefined;
+  const comment = h("textarea", { name: "comment", rows: 3, maxlength: 1000 });
   const result = h("div", { "aria-live": "assertive", "data-testid": "decision-result" });
   const buttons = [];
   const decide = async (action, label) => {
@@ -94,7 +100,7 @@ export async function approvalPage(app, main, requestId) {
     }
     buttons.forEach((b) => { b.disabled = true; });
     try {
-      const { body: after } = await app.api.decide(requestId, action, comment.value.trim());
+      const { body: after } = await app.api.decide(requestId, action, comment.value.trim(), taskId);
       fill(result, h("p", { class: "ok", role: "status" }, `${label}: recorded. The request is now: ${stageText(after.customStatus?.stage)} (${after.runtimeStatus}).`));
       announce(`${label}: recorded`);
     } catch (e) {
