@@ -1,8 +1,9 @@
-// Package testdocs builds large, valid evidence documents for benchmarks
-// and memory measurements: a PDF that passes the scan's structure checks
-// and a PNG that decodes, each as close to a given size as the format
-// allows without exceeding it. Both are deterministic (fixed seeds) and
-// free of anything an antivirus engine or the scan refuses.
+// Package testdocs builds valid evidence documents for tests, benchmarks
+// and memory measurements: large ones (a PDF that passes the scan's
+// structure checks and a PNG that decodes, each as close to a given size
+// as the format allows without exceeding it; deterministic, free of
+// anything an antivirus engine or the scan refuses) and a small one-page
+// PDF that can carry a payload such as the EICAR test string (SmallPDF).
 package testdocs
 
 import (
@@ -147,4 +148,39 @@ func PNG(size int) ([]byte, error) {
 		return nil, fmt.Errorf("testdocs: PNG is %d bytes, more than %d", b.Len(), size)
 	}
 	return b.Bytes(), nil
+}
+
+// SmallPDF is a one-page PDF (ISO 32000-1 §7.5, exact cross-reference
+// offsets) whose FlateDecode content stream shows "evidence" and, when
+// payload is not empty, carries it as a comment line: with the EICAR test
+// string the scan's antivirus stage finds it.
+func SmallPDF(payload string) []byte {
+	var stream bytes.Buffer
+	zw := zlib.NewWriter(&stream)
+	fmt.Fprintf(zw, "BT /F1 12 Tf 72 720 Td (%s) Tj ET", "evidence")
+	if payload != "" {
+		fmt.Fprintf(zw, "\n%% %s\n", payload)
+	}
+	zw.Close()
+	objs := []string{
+		"<< /Type /Catalog /Pages 2 0 R >>",
+		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
+		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", stream.Len(), stream.Bytes()),
+		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+	offsets := make([]int, len(objs))
+	for i, o := range objs {
+		offsets[i] = b.Len()
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	xref := b.Len()
+	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	for _, off := range offsets {
+		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+	}
+	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	return b.Bytes()
 }

@@ -60,3 +60,16 @@ func TestTooSmallIsAnError(t *testing.T) {
 		t.Error("PNG(1000): no error")
 	}
 }
+
+// The small PDF passes every stage of the scan pipeline (no engine), with
+// or without a payload comment in its content stream.
+func TestSmallPDFIsClean(t *testing.T) {
+	p := scan.New(scan.Options{})
+	for _, payload := range []string{"", "a marker line"} {
+		pdf := testdocs.SmallPDF(payload)
+		r, err := p.Scan(context.Background(), scan.File{Name: "e.pdf", DeclaredType: "application/pdf", DeclaredSize: int64(len(pdf)), Content: pdf})
+		if err != nil || r.Verdict != scan.Clean {
+			t.Errorf("SmallPDF(%q): %+v, %v; want clean", payload, r, err)
+		}
+	}
+}

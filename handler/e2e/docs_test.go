@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"fmt"
 	"image"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/profileflow/profileflow/dev/testdocs"
 	"github.com/profileflow/profileflow/handler/domain"
 )
 
@@ -19,38 +19,8 @@ import (
 // detected by every engine; the local clamd has a signature for it.
 const eicar = `X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*`
 
-// pdfDoc builds a one-page PDF whose content stream (FlateDecode) carries
-// payload, with a correct cross-reference table.
-func pdfDoc(payload string) []byte {
-	var stream bytes.Buffer
-	zw := zlib.NewWriter(&stream)
-	fmt.Fprintf(zw, "BT /F1 12 Tf 72 720 Td (%s) Tj ET", "evidence")
-	if payload != "" {
-		fmt.Fprintf(zw, "\n%% %s\n", payload)
-	}
-	zw.Close()
-	objs := []string{
-		"<< /Type /Catalog /Pages 2 0 R >>",
-		"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-		"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>",
-		fmt.Sprintf("<< /Length %d /Filter /FlateDecode >>\nstream\n%s\nendstream", stream.Len(), stream.Bytes()),
-		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-	}
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
-}
+// pdfDoc is testdocs.SmallPDF: a one-page PDF carrying payload.
+func pdfDoc(payload string) []byte { return testdocs.SmallPDF(payload) }
 
 // pngDoc is a small, fully decodable PNG.
 func pngDoc() []byte {
