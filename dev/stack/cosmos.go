@@ -160,3 +160,64 @@ func (c *Cosmos) faultCall(ctx context.Context, method string, body any) (FaultS
 	}
 	return st, nil
 }
+
+// CosmosRequest is one request the stand-in served while recording (see
+// RecordRequests): Path is the resource path (/dbs/{db}/colls/{c}/docs/…),
+// Query whether it was a query, Upsert whether a create was an upsert,
+// Batch whether it was a transactional batch,
+// Status the answer's status, BytesIn and BytesOut the bodies' sizes.
+type CosmosRequest struct {
+	Method       string `json:"method"`
+	Path         string `json:"path"`
+	PartitionKey string `json:"partitionKey"`
+	Query        bool   `json:"query"`
+	Upsert       bool   `json:"upsert"`
+	Batch        bool   `json:"batch"`
+	Status       int    `json:"status"`
+	BytesIn      int    `json:"bytesIn"`
+	BytesOut     int    `json:"bytesOut"`
+}
+
+// RecordRequests starts recording every database request the stand-in
+// serves (dropping earlier records), through its test hook POST
+// /_test/requests.
+func (c *Cosmos) RecordRequests(ctx context.Context) error {
+	_, err := c.requestsCall(ctx, http.MethodPost)
+	return err
+}
+
+// Requests returns the requests recorded since RecordRequests, in arrival
+// order.
+func (c *Cosmos) Requests(ctx context.Context) ([]CosmosRequest, error) {
+	return c.requestsCall(ctx, http.MethodGet)
+}
+
+// StopRecording stops recording and drops the records.
+func (c *Cosmos) StopRecording(ctx context.Context) error {
+	_, err := c.requestsCall(ctx, http.MethodDelete)
+	return err
+}
+
+func (c *Cosmos) requestsCall(ctx context.Context, method string) ([]CosmosRequest, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+"_test/requests", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cosmos stand-in requests: %w", err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("cosmos stand-in requests: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("cosmos stand-in requests: %s: %s", resp.Status, raw)
+	}
+	var out []CosmosRequest
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, fmt.Errorf("cosmos stand-in requests: %w", err)
+	}
+	return out, nil
+}

@@ -100,3 +100,49 @@ func TestCosmosInjectFaults(t *testing.T) {
 		}
 	}
 }
+
+// The request log: requests are recorded only between RecordRequests and
+// StopRecording, with method, path, partition key, status and body sizes;
+// the test hook itself is not recorded.
+func TestCosmosRecordRequests(t *testing.T) {
+	c := CosmosT(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	send := func(method, path, pk string) {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(ctx, method, c.Endpoint+path, strings.NewReader(`{"id":"x"}`))
+		if pk != "" {
+			req.Header.Set("x-ms-documentdb-partitionkey", pk)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	send("GET", "dbs/nodb/colls/c/docs/before", "")
+	if err := c.RecordRequests(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send("GET", "dbs/nodb/colls/c/docs/a", `["a"]`)
+	send("POST", "dbs/nodb/colls/c/docs", `["b"]`)
+	if _, err := c.Faults(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Requests(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Method != "GET" || got[0].Path != "/dbs/nodb/colls/c/docs/a" || got[0].PartitionKey != `["a"]` ||
+		got[0].Status != http.StatusNotFound || got[0].BytesOut == 0 || got[1].Method != "POST" || got[1].BytesIn != len(`{"id":"x"}`) {
+		t.Fatalf("recorded %+v", got)
+	}
+	if err := c.StopRecording(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send("GET", "dbs/nodb/colls/c/docs/after", "")
+	if got, err := c.Requests(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("after StopRecording: %+v, %v", got, err)
+	}
+}
