@@ -5,9 +5,9 @@ import (
 	"context"
 	"encoding/xml"
 	"errors"
-	"strings"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
