@@ -3,9 +3,8 @@ SHELL := /bin/bash
 GO ?= go
 APP := build/app
 GOTESTFLAGS ?=
-FUZZTIME ?= 30s
 
-.PHONY: all deps build package dist run test unit lint archcheck bench fuzz clean
+.PHONY: all deps build package dist run test test-faults unit lint archcheck bench fuzz clean
 
 all: package
 
@@ -54,12 +53,21 @@ lint:
 	@unformatted=$$(gofmt -l handler dev); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags bench ./...
+	$(GO) vet -tags faults ./...
 
 # Unit, integration (real stand-ins started by the tests) and end-to-end
 # tests (development host + handler). Tests never skip: a stand-in that
 # cannot start fails the run.
 test: deps package lint
 	$(GO) test -count=1 -timeout 25m $(GOTESTFLAGS) ./...
+
+# The fault-injection suite (tag faults; not part of `make test`): a local
+# system of its own, requests through abandoned uploads, a clamd stall, a
+# 10 s Cosmos DB outage, dropped Service Bus connections, duplicate
+# deliveries and a killed handler; it prints the counts ("fault suite: …")
+# and fails if a request is lost or a change applied twice.
+test-faults: deps package
+	$(GO) test -count=1 -timeout 15m -tags faults -run '^TestFaultSuite$$' -v ./handler/e2e
 
 unit:
 	$(GO) test -count=1 -short ./handler/...
@@ -73,12 +81,21 @@ bench: deps package
 	@mkdir -p build
 	$(GO) run ./dev/cmd/benchtable -log build/bench.log
 
-# Long fuzz runs, FUZZTIME each (not part of `make test`; the seed corpora run there).
+# Fuzzing: every Fuzz target of handler/ and dev/ (the parsers of untrusted
+# input: invocation payloads, PATCH bodies, file names, BPMN and gateway
+# conditions, the scan's checks, tokens, clamd replies…) runs for FUZZTIME
+# each, one after another, with new interesting inputs minimized for at most
+# FUZZMINIMIZE (not part of `make test`, which runs the seed corpora in
+# testdata/fuzz and the f.Add seeds). A failing input is written to the
+# package's testdata/fuzz and stops the run.
+FUZZTIME ?= 20s
+FUZZMINIMIZE ?= 5s
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./handler/... ./dev/...); do \
+	@set -e; n=0; for pkg in $$($(GO) list ./handler/... ./dev/...); do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; done
+	    echo "== $$pkg $$f"; n=$$((n+1)); \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
+	  done; done; echo "make fuzz: $$n targets, $(FUZZTIME) each, no failure"
 
 clean:
 	rm -rf build

@@ -71,6 +71,10 @@ type Options struct {
 	// ServiceBusTopology is the Service Bus peer's queue file; "" =
 	// dev/sbpeer/topology.json (a test may shorten lock durations).
 	ServiceBusTopology string
+	// ServiceBusStateFile, when set, makes the Service Bus peer keep its
+	// queues in that file, so messages survive a restart of the peer
+	// (ServiceBus.Restart drops every connection).
+	ServiceBusStateFile string
 }
 
 // System is a running local stack.
@@ -168,7 +172,7 @@ func (s *System) start(ctx context.Context, o Options) error {
 
 	// 5. The Service Bus peer, serving the workflow and notifications
 	//    queues (and their dead-letter queues).
-	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir, Topology: o.ServiceBusTopology}); err != nil {
+	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir, Topology: o.ServiceBusTopology, StateFile: o.ServiceBusStateFile}); err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.ServiceBus.Stop)
