@@ -4,7 +4,7 @@ GO ?= go
 APP := build/app
 GOTESTFLAGS ?=
 
-.PHONY: all deps build package dist run test test-faults unit lint archcheck bench fuzz clean
+.PHONY: all deps build package dist run test test-faults load unit lint archcheck bench fuzz clean
 
 all: package
 
@@ -54,6 +54,7 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags bench ./...
 	$(GO) vet -tags faults ./...
+	$(GO) vet -tags load ./...
 
 # Unit, integration (real stand-ins started by the tests) and end-to-end
 # tests (development host + handler). Tests never skip: a stand-in that
@@ -68,6 +69,13 @@ test: deps package lint
 # and fails if a request is lost or a change applied twice.
 test-faults: deps package
 	$(GO) test -count=1 -timeout 15m -tags faults -run '^TestFaultSuite$$' -v ./handler/e2e
+
+# The load test (tag load; not part of `make test`): PATCHes at fixed
+# rates, doubling from 5/s, 20 % direct and 80 % with a document for
+# approval, against a local system of its own; it prints the highest rate
+# sustained with no error and every request at rest ("load: sustained …").
+load: deps package
+	$(GO) test -count=1 -timeout 30m -tags load -run '^TestLoad$$' -v ./handler/e2e
 
 unit:
 	$(GO) test -count=1 -short ./handler/...

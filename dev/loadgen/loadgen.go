@@ -46,6 +46,10 @@ type Result struct {
 	FirstError string
 }
 
+// ErrNoTargets is what a Targeter returns when it has no request left: the
+// run ends there, and the call counts as no request.
+var ErrNoTargets = vegeta.ErrNoTargets
+
 // Options bound a run. Want is the status every answer must have (any
 // 2xx when 0).
 type Options struct {
@@ -53,6 +57,10 @@ type Options struct {
 	Workers  int // closed loop: concurrent requests; open loop: initial workers
 	Want     int
 	Timeout  time.Duration // per request; 10 s when 0
+	// Each, when set, sees every answer: the request's URL, the status (0
+	// for a transport error) and the body. It is called from one
+	// goroutine.
+	Each func(url string, code int, body []byte)
 }
 
 // Max runs the closed loop: Workers requests in flight for Duration.
@@ -82,6 +90,12 @@ func run(tr Targeter, p vegeta.Pacer, o Options, maxWorkers uint64) Result {
 	lat := make([]time.Duration, 0, 1<<14)
 	var first, last time.Time
 	for r := range a.Attack(tr, p, o.Duration, "") {
+		if r.Code == 0 && r.Error == ErrNoTargets.Error() {
+			continue
+		}
+		if o.Each != nil {
+			o.Each(r.URL, int(r.Code), r.Body)
+		}
 		res.Requests++
 		res.Codes[int(r.Code)]++
 		ok := r.Error == "" && (o.Want == 0 && r.Code >= 200 && r.Code < 300 || o.Want != 0 && int(r.Code) == o.Want)

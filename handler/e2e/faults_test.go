@@ -42,7 +42,8 @@ import (
 //     retries scan them;
 //  3. the Cosmos DB stand-in stops answering (SIGSTOP) for 10 s while
 //     direct changes are submitted (each retried by its client with the
-//     same Idempotency-Key until it gets an answer) and steps run;
+//     same Idempotency-Key until it gets an answer) and steps run: none
+//     may be accepted before the stand-in resumes, none answers 500;
 //  4. Service Bus connections drop: the peer restarts (its queues kept)
 //     right after approvals are sent;
 //  5. duplicates: every approval step is delivered again under a new
@@ -58,7 +59,7 @@ import (
 //
 //	make test-faults
 func TestFaultSuite(t *testing.T) {
-	s := faultSystem(t)
+	s := faultSystemLogging(t, &hostLog)
 	ctx := context.Background()
 	b := newBus(t, s)
 	counts := map[string]int{}
@@ -125,6 +126,10 @@ func TestFaultSuite(t *testing.T) {
 		t.Fatal(err)
 	}
 	counts["scans during the clamd stall"] = approvals
+	counts["scan attempts failed during the clamd stall (retried)"] = strings.Count(hostLog.String(), "blob trigger invocation failed; retrying")
+	if counts["scan attempts failed during the clamd stall (retried)"] == 0 {
+		t.Error("no scan failed while clamd was stopped: the stall did not reach the scans")
+	}
 	for _, f := range flows {
 		f.waitStatus(t, "waitingForApproval after the clamd stall", func(st map[string]any) bool {
 			return stage(st) == "waitingForApproval" || st["runtimeStatus"] == "Failed"
@@ -139,6 +144,7 @@ func TestFaultSuite(t *testing.T) {
 		key     string
 		body    string
 		answers []int
+		at      time.Time // when the 200 came
 	}
 	var directFlows []*direct
 	for i := range directs {
@@ -168,6 +174,7 @@ func TestFaultSuite(t *testing.T) {
 				}
 				d.answers = append(d.answers, resp.StatusCode)
 				if resp.StatusCode == 200 {
+					d.at = time.Now()
 					d.f.rid = strings.TrimPrefix(fmt.Sprint(body["request"]), "/api/v1/requests/")
 					return
 				}
@@ -179,10 +186,17 @@ func TestFaultSuite(t *testing.T) {
 	if err := syscall.Kill(s.Cosmos.PID, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
+	resumed := time.Now()
 	for range directFlows {
 		<-done
 	}
+	failedAttempts := 0
 	for _, d := range directFlows {
+		t.Logf("direct change of %s: answers %v (0 = no answer within 15 s), accepted %.1f s after the stand-in resumed", d.f.id, d.answers, d.at.Sub(resumed).Seconds())
+		if d.at.Before(resumed) {
+			t.Errorf("direct change of %s accepted while the Cosmos DB stand-in was stopped", d.f.id)
+		}
+		failedAttempts += len(d.answers) - 1
 		if d.f.rid == "" {
 			t.Fatalf("direct change of %s never accepted: answers %v", d.f.id, d.answers)
 		}
@@ -194,6 +208,7 @@ func TestFaultSuite(t *testing.T) {
 		counts["direct attempts during the Cosmos outage"] += len(d.answers)
 	}
 	counts["direct changes"] = directs
+	counts["direct attempts unanswered or refused during the Cosmos outage"] = failedAttempts
 
 	// 4 and 6. Approvals are sent; the Service Bus peer restarts right
 	// after (connections drop), then the handler is killed while the steps
@@ -204,8 +219,12 @@ func TestFaultSuite(t *testing.T) {
 			t.Fatalf("approve %s: %d %v", f.rid, resp.StatusCode, body)
 		}
 	}
+	peerPID := s.ServiceBus.PID
 	if err := s.ServiceBus.Restart(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if s.ServiceBus.PID == peerPID {
+		t.Fatal("the Service Bus peer did not restart")
 	}
 	counts["Service Bus restarts"] = 1
 	pid := s.Host.HandlerPID()
@@ -263,6 +282,9 @@ func TestFaultSuite(t *testing.T) {
 		if n := count(h, "ChangeApplied"); n != 1 {
 			t.Errorf("%s: %d ChangeApplied in %v", f.rid, n, h)
 		}
+		if n := count(h, "TaskDecided"); slices.Contains(flows, f) && n != 1 {
+			t.Errorf("%s: %d TaskDecided in %v (the duplicate decision counted)", f.rid, n, h)
+		}
 		if prof := profileOf(t, f); prof["version"] != 2.0 {
 			t.Errorf("profile %s version %v, want 2 (changed once)", f.id, prof["version"])
 		}
@@ -309,13 +331,16 @@ func TestFaultSuite(t *testing.T) {
 	}
 }
 
-// faultSystem starts a local system of its own for the fault suite (it
+// hostLog holds the development host's log of the fault suite's system.
+var hostLog testlog.Buffer
+
+// faultSystemLogging starts a local system of its own for the fault suite (it
 // stops and kills parts of it) and points the helpers at it: clamd's scan
 // limit 3 s, upload sessions valid 20 s, 5-second Service Bus locks (a
 // message the killed handler held comes back soon), queues kept in a file
 // across a restart of the peer, workflow timers scaled so nothing expires
-// during the run.
-func faultSystem(t *testing.T) *local.System {
+// during the run; the development host logs to logs.
+func faultSystemLogging(t *testing.T, logs io.Writer) *local.System {
 	t.Helper()
 	topo := filepath.Join(t.TempDir(), "topology.json")
 	if err := os.WriteFile(topo, []byte(`{"queues": {
@@ -328,7 +353,7 @@ func faultSystem(t *testing.T) *local.System {
 	var out testlog.Buffer
 	s, err := local.Start(ctx, local.Options{AppDir: sys.Host.App().Dir, LogDir: t.TempDir(), HandlerOutput: &out, ServiceBusTopology: topo,
 		ServiceBusStateFile: filepath.Join(t.TempDir(), "queues.json"), RequireAntivirus: true,
-		Logger:   slog.New(slog.NewJSONHandler(io.Discard, nil)),
+		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
 		Settings: map[string]string{"CLAMAV_TIMEOUT": "3s", "UPLOAD_SAS_TTL": "20s", "WORKFLOW_TIMER_SCALE": "0.001"}})
 	if err != nil {
 		t.Fatal(err)
