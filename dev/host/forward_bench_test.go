@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"testing"
 	"time"
 
@@ -37,5 +38,18 @@ func BenchmarkForwarding(b *testing.B) {
 	}
 	for k, v := range c.Metrics() {
 		b.ReportMetric(v, k)
+	}
+}
+
+// Invocation ids are random version-4 UUIDs in the canonical text form.
+func TestNewUUID(t *testing.T) {
+	re := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	seen := map[string]bool{}
+	for range 100 {
+		id := newUUID()
+		if !re.MatchString(id) || seen[id] {
+			t.Fatalf("newUUID() = %q (seen before: %v)", id, seen[id])
+		}
+		seen[id] = true
 	}
 }
