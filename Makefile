@@ -61,14 +61,16 @@ lint:
 # cannot start fails the run.
 test: deps package lint
 	$(GO) test -count=1 -timeout 25m $(GOTESTFLAGS) ./...
+	$(MAKE) --no-print-directory test-faults
 
-# The fault-injection suite (tag faults; not part of `make test`): a local
+# The fault-injection suite (tag faults; `make test` runs it last, about a
+# minute, since it stops and kills parts of a system of its own): a local
 # system of its own, requests through abandoned uploads, a clamd stall, a
 # 10 s Cosmos DB outage, dropped Service Bus connections, duplicate
 # deliveries and a killed handler; it prints the counts ("fault suite: …")
 # and fails if a request is lost or a change applied twice.
 test-faults: deps package
-	$(GO) test -count=1 -timeout 15m -tags faults -run '^TestFaultSuite$$' -v ./handler/e2e
+	$(GO) test -count=1 -timeout 15m -tags faults -run '^TestFaultSuite$$' -v ./handler/e2e 2>&1 | grep -v '^=== ' ; exit $${PIPESTATUS[0]}
 
 # The load test (tag load; not part of `make test`): PATCHes at fixed
 # rates, doubling from 5/s, 20 % direct and 80 % with a document for
