@@ -4,7 +4,7 @@ GO ?= go
 APP := build/app
 GOTESTFLAGS ?=
 
-.PHONY: all deps build package dist run test test-faults load unit lint archcheck bench fuzz clean
+.PHONY: all deps build package dist run test test-faults load unit lint archcheck bench fuzz clean workflow-archive
 
 all: package
 
@@ -86,7 +86,9 @@ unit:
 # benchmarks): one row per figure, each a ratio against a baseline measured
 # side by side in the same run, with its target (dev/cmd/benchtable lists
 # the rows and the `go test` runs behind them). The whole output goes to
-# build/bench.log. About 6 minutes on 2 idle cores.
+# build/bench.log, with TestCosmosOperationsPerRequest's table of Cosmos DB
+# operations per request (the figures behind the RU/s of docs/deploy.md).
+# About 8 minutes on 2 idle cores.
 bench: deps package
 	@mkdir -p build
 	$(GO) run ./dev/cmd/benchtable -log build/bench.log
@@ -106,6 +108,12 @@ fuzz:
 	    echo "== $$pkg $$f"; n=$$((n+1)); \
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
 	  done; done; echo "make fuzz: $$n targets, $(FUZZTIME) each, no failure"
+
+# Keeps every workflow definition in workflows/versions/ under its content
+# version, so requests started on it finish on it after the file changes.
+workflow-archive:
+	@mkdir -p workflows/versions; for f in workflows/*.bpmn; do \
+	  h=$$(sha256sum "$$f" | cut -c1-32); cp -n "$$f" "workflows/versions/sha256-$$h.bpmn"; done
 
 clean:
 	rm -rf build

@@ -50,9 +50,11 @@
 //     "PreconditionFailed" or "ServiceUnavailable" …,"message":…}), x-ms-retry-after-ms and
 //     x-ms-substatus (3200 by default for 429); GET /_test/faults returns
 //     {"status","remaining","served"}; DELETE /_test/faults clears.
-//     POST /_test/requests records every /dbs/ request until DELETE; GET
-//     returns the records (method, path, partition key, query or not,
-//     status, bytes in and out).
+//     GET /_test/ops counts the document operations answered since the
+//     last DELETE /_test/ops, by container and outcome:
+//     {"<container>":{"read":n,"readMissing":n,"write":n,"writeRefused":n,"query":n}}
+//     (write = create, replace, upsert or delete answered 2xx; writeRefused
+//     = answered 4xx, e.g. a 412 on a stale ETag or a 409 on a duplicate id).
 // Not like Azure: authentication is not checked; there is one partition key
 // range; single-partition OFFSET LIMIT, GROUP BY, DISTINCT and LIKE do not
 // parse (the stock query engine, @zeit/cosmosdb-query); an item's ttl is not
@@ -775,50 +777,30 @@ function readBody(req) {
   });
 }
 
-// --- request log (test hook) ---------------------------------------------------
+// --- operation counts (test hook) ---------------------------------------------
 
-// POST /_test/requests starts recording every /dbs/ request (earlier
-// records are dropped); GET /_test/requests returns them in arrival order,
-// [{"method","path","partitionKey","query","upsert","batch","status",
-// "bytesIn","bytesOut"}]; DELETE stops recording and drops them. Benchmarks count a
-// request kind's Cosmos DB round trips with it. Only the stand-in has it.
-const requestLog = { on: false, entries: [] };
+let ops = {};
 
-function recordRequest(req, res) {
-  const pathname = (req.url || "").split("?")[0];
-  if (!requestLog.on || !pathname.startsWith("/dbs/")) return;
-  const e = {
-    method: req.method,
-    path: pathname,
-    partitionKey: req.headers["x-ms-documentdb-partitionkey"] || "",
-    query: isTrueHeader(req, "x-ms-documentdb-isquery") || /query\+json/.test(req.headers["content-type"] || ""),
-    upsert: isTrueHeader(req, "x-ms-documentdb-is-upsert"),
-    batch: isTrueHeader(req, "x-ms-cosmos-is-batch-request"),
-    status: 0,
-    bytesIn: Number(req.headers["content-length"] || 0),
-    bytesOut: 0
-  };
-  requestLog.entries.push(e);
-  const write = res.write, end = res.end;
-  const count = c => { if (c && typeof c !== "function") e.bytesOut += Buffer.byteLength(c); };
-  res.write = function (c, ...rest) { count(c); return write.call(this, c, ...rest); };
-  res.end = function (c, ...rest) { count(c); return end.call(this, c, ...rest); };
-  res.on("finish", () => { e.status = res.statusCode; });
-}
-
-async function requestsEndpoint(req, res) {
-  await readBody(req);
-  if (req.method === "GET") return sendJSON(res, 200, requestLog.entries);
-  if (req.method === "POST" || req.method === "DELETE") {
-    requestLog.on = req.method === "POST";
-    requestLog.entries = [];
-    return sendJSON(res, 200, []);
-  }
-  return sendJSON(res, 405, { code: "MethodNotAllowed", message: "GET, POST or DELETE" });
+// countOp records the outcome of one document request once it is answered.
+function countOp(req, res, pathname) {
+  const m = pathname.match(/^\/dbs\/[^/]+\/colls\/([^/]+)\/docs(\/[^/]+)?\/?$/);
+  if (!m) return;
+  res.on("finish", () => {
+    const c = (ops[m[1]] = ops[m[1]] || { read: 0, readMissing: 0, write: 0, writeRefused: 0, query: 0 });
+    const isQuery = req.method === "POST" && isTrueHeader(req, "x-ms-documentdb-isquery");
+    if (isQuery) c.query += 1;
+    else if (req.method === "GET" && m[2]) c[res.statusCode < 300 ? "read" : "readMissing"] += 1;
+    else if (req.method !== "GET") c[res.statusCode < 300 ? "write" : "writeRefused"] += 1;
+  });
 }
 
 async function testEndpoint(req, res, pathname) {
-  if (pathname === "/_test/requests") return requestsEndpoint(req, res);
+  if (pathname === "/_test/ops") {
+    await readBody(req);
+    if (req.method === "DELETE") ops = {};
+    else if (req.method !== "GET") return sendJSON(res, 405, { code: "MethodNotAllowed", message: "GET or DELETE" });
+    return sendJSON(res, 200, ops);
+  }
   if (pathname !== "/_test/faults") return sendJSON(res, 404, { code: "NotFound", message: "no such test endpoint" });
   const state = () => ({ status: faults.status, remaining: faults.remaining, served: faults.served });
   if (req.method === "GET") return sendJSON(res, 200, state());
@@ -872,6 +854,7 @@ function intercept(req, res) {
     testEndpoint(req, res, pathname).catch(err => sendJSON(res, 500, { code: "InternalServerError", message: String(err) }));
     return true;
   }
+  countOp(req, res, pathname);
   if (faults.remaining <= 0 || !pathname.includes(faults.match) || (faults.method && req.method !== faults.method)) return false;
   faults.remaining -= 1;
   faults.served += 1;
@@ -939,7 +922,6 @@ if (opts.ssl && opts.cert) {
 const serve = server.listeners("request");
 server.removeAllListeners("request");
 server.on("request", (req, res) => {
-  recordRequest(req, res);
   if (intercept(req, res)) return;
   for (const l of serve) l.call(server, req, res);
 });

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 
 	"github.com/profileflow/profileflow/handler/config"
@@ -26,6 +27,35 @@ func wireServiceBus(cfg *config.Config) (*servicebus.Client, error) {
 		Namespace:        cfg.String("ServiceBusConnection__fullyQualifiedNamespace"),
 		ClientID:         cfg.String("ServiceBusConnection__clientId"),
 	})
+}
+
+// loadWorkflow loads WORKFLOW_DEFINITION together with the earlier versions
+// kept in the folder "versions" beside it (see workflow.Registry), so that
+// a request finishes on the definition version it started on after the
+// file changed and the app restarted. It logs the documentation-only
+// elements each version skipped and applies WORKFLOW_TIMER_SCALE to every
+// version.
+func loadWorkflow(cfg *config.Config, log *slog.Logger) (*workflow.Definition, error) {
+	path := cfg.String("WORKFLOW_DEFINITION")
+	reg := workflow.NewRegistry()
+	if err := reg.LoadArchive(filepath.Join(filepath.Dir(path), "versions")); err != nil {
+		return nil, fmt.Errorf("setting WORKFLOW_DEFINITION: archived versions: %w", err)
+	}
+	def, err := reg.LoadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("setting WORKFLOW_DEFINITION: %w", err)
+	}
+	for _, v := range reg.Versions() {
+		d := reg.Lookup(v)
+		for _, ig := range d.Ignored {
+			log.Info("workflow definition: documentation element ignored", "process", d.ID, "version", v, "element", ig)
+		}
+		if err := scaleTimers(cfg, d, log); err != nil {
+			return nil, err
+		}
+	}
+	log.Info("workflow definition loaded", "process", def.ID, "version", def.Version, "versions", len(reg.Versions()))
+	return def, nil
 }
 
 // scaleTimers applies WORKFLOW_TIMER_SCALE to def's boundary timers. The
@@ -53,11 +83,19 @@ func scaleTimers(cfg *config.Config, def *workflow.Definition, log *slog.Logger)
 // wireNotify builds the Notify use case: SMS through the Twilio client,
 // the profile's phone for the requester, NOTIFY_GROUP_PHONES for candidate
 // groups, and the sent-notice log in the idempotency container (TTL on).
+// An interrupted delivery's intent settles for TWILIO_TIMEOUT plus the
+// default margin before Twilio is asked whether its SMS went out, so a
+// send still in flight is never taken for a lost one.
 func wireNotify(cfg *config.Config, cosmos *cosmosdb.Client, profiles *stores.Profiles, twilio *sms.Client, log *slog.Logger) (*notify.Service, error) {
 	groups, err := notify.ParseGroupPhones(cfg.String("NOTIFY_GROUP_PHONES"))
 	if err != nil {
 		return nil, fmt.Errorf("setting NOTIFY_GROUP_PHONES: %w", err)
 	}
+	timeout, err := cfg.Duration("TWILIO_TIMEOUT")
+	if err != nil {
+		return nil, err
+	}
 	sent := stores.NewNotices(cosmos.Container(cfg.String("COSMOS_DATABASE"), cfg.String("COSMOS_CONTAINER_IDEMPOTENCY")))
-	return &notify.Service{Profiles: profiles, Sender: twilio, Sent: sent, GroupPhones: groups, Log: log}, nil
+	return &notify.Service{Profiles: profiles, Sender: twilio, Sent: sent, GroupPhones: groups, Log: log,
+		Settle: timeout + notify.DefaultSettle}, nil
 }

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +70,54 @@ func TestServiceBusSettings(t *testing.T) {
 	}
 	if _, err := wireServiceBus(settings("ServiceBusConnection__fullyQualifiedNamespace", "pf.servicebus.windows.net", "ServiceBusConnection__clientId", "00000000-0000-0000-0000-000000000001")); err != nil {
 		t.Fatalf("identity-based: %v", err)
+	}
+}
+
+// loadWorkflow loads the definition with the archived versions beside it
+// (a request started on an older version finishes on it), logs the
+// documentation elements it skipped, and refuses an archive whose file
+// does not match its name.
+func TestLoadWorkflowWithArchive(t *testing.T) {
+	dir := t.TempDir()
+	const v1 = `<?xml version="1.0"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D">
+<bpmn:process id="P"><bpmn:laneSet id="Lanes" /><bpmn:startEvent id="S" /><bpmn:userTask id="T" /><bpmn:endEvent id="E" />
+<bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="T" /><bpmn:sequenceFlow id="F1" sourceRef="T" targetRef="E" /></bpmn:process>
+</bpmn:definitions>`
+	v2 := strings.Replace(v1, `<bpmn:userTask id="T" />`, `<bpmn:userTask id="T" name="renamed" />`, 1)
+	old, err := workflow.Parse(strings.NewReader(v1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "versions"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "versions", workflow.ArchiveName(old)), []byte(v1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "p.bpmn")
+	if err := os.WriteFile(path, []byte(v2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logs strings.Builder
+	def, err := loadWorkflow(settings("WORKFLOW_DEFINITION", path), slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Version == old.Version || !strings.Contains(logs.String(), "laneSet Lanes at line 3") || !strings.Contains(logs.String(), "versions=2") {
+		t.Fatalf("version %s, logs:\n%s", def.Version, logs.String())
+	}
+	in, _, err := workflow.Start(context.Background(), old, "r", nil, time.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Deliver(context.Background(), def, workflow.Event{ID: "d", Type: workflow.EventTaskDecision, TaskID: "T", Decision: workflow.Approve, Actor: "a"}, time.Now(), nil); err != nil || in.Status != workflow.StatusCompleted {
+		t.Fatalf("old instance on the new definition: %v %s", err, in.Status)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "versions", "sha256-00000000000000000000000000000000.bpmn"), []byte(v2), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loadWorkflow(settings("WORKFLOW_DEFINITION", path), slog.New(slog.DiscardHandler)); err == nil || !strings.Contains(err.Error(), "WORKFLOW_DEFINITION") {
+		t.Fatalf("mismatched archive file: %v", err)
 	}
 }

@@ -8,6 +8,14 @@
 //	POST /v2/Services/{ServiceSid}/Verifications             To, Channel
 //	POST /v2/Services/{ServiceSid}/VerificationCheck         Code, To | VerificationSid
 //	POST /2010-04-01/Accounts/{AccountSid}/Messages.json     To, From | MessagingServiceSid, Body
+//	GET  /2010-04-01/Accounts/{AccountSid}/Messages.json     To, From, DateSent, DateSent<, DateSent>, PageSize, Page, PageToken
+//
+// The list answers like Twilio's: most recently sent first, in pages of
+// PageSize (default 50, at most 1000) with next_page_uri naming the next
+// page. A message the fake sends is "sent" at once (date_sent is its
+// creation time). DateSent filters take a date (YYYY-MM-DD, the whole UTC
+// day) or an RFC 3339 time (as twilio-go sends them); DateSent> and
+// DateSent< include their bound.
 package faketwilio
 
 import (
@@ -18,7 +26,9 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +41,7 @@ const (
 	OpStart = "start" // Verify: create verification
 	OpCheck = "check" // Verify: verification check
 	OpSend  = "send"  // Messaging: create message
+	OpList  = "list"  // Messaging: list messages
 )
 
 // Default credentials of the local stack (alphanumeric, as twilio-go requires).
@@ -53,6 +64,7 @@ type Server struct {
 
 	mu            sync.Mutex
 	verifications map[string]*verification // by sid
+	messages      []message                // in the order sent
 	faults        []fault
 	delay         time.Duration
 }
@@ -61,6 +73,12 @@ type verification struct {
 	sid, to, channel, code, status string
 	sends, checks                  int
 	created, updated               time.Time
+}
+
+// message is one SMS sent through the Messaging API.
+type message struct {
+	sid, to, from, body string
+	sent                time.Time
 }
 
 type fault struct {
@@ -93,6 +111,7 @@ func New(accountSID, authToken, serviceSID string, box *outbox.Box) *Server {
 	s.mux.HandleFunc("POST /v2/Services/{sid}/Verifications", s.startVerification)
 	s.mux.HandleFunc("POST /v2/Services/{sid}/VerificationCheck", s.checkVerification)
 	s.mux.HandleFunc("POST /2010-04-01/Accounts/{sid}/Messages.json", s.createMessage)
+	s.mux.HandleFunc("GET /2010-04-01/Accounts/{sid}/Messages.json", s.listMessages)
 	return s
 }
 
@@ -115,11 +134,13 @@ func (s *Server) SetDelay(d time.Duration) {
 	s.mu.Unlock()
 }
 
-// Reset forgets verifications, faults and delay.
+// Reset forgets verifications, sent messages, faults and delay (the
+// outbox keeps what it recorded).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.verifications = map[string]*verification{}
+	s.messages = nil
 	s.faults = nil
 	s.delay = 0
 }
@@ -161,7 +182,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, 20003, "Authenticate")
 		return
 	}
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+	if ct := r.Header.Get("Content-Type"); r.Method != http.MethodGet && !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
 		writeError(w, http.StatusBadRequest, 60200, "Invalid parameter: Content-Type must be application/x-www-form-urlencoded")
 		return
 	}
@@ -175,6 +196,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op = OpStart
 	case strings.HasSuffix(r.URL.Path, "/VerificationCheck"):
 		op = OpCheck
+	case strings.HasSuffix(r.URL.Path, "/Messages.json") && r.Method == http.MethodGet:
+		op = OpList
 	case strings.HasSuffix(r.URL.Path, "/Messages.json"):
 		op = OpSend
 	}
@@ -408,16 +431,130 @@ func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now().UTC()
-	sid := newSID("SM")
+	m := message{sid: newSID("SM"), to: to, from: from, body: body, sent: now}
+	s.mu.Lock()
+	s.messages = append(s.messages, m)
+	s.mu.Unlock()
 	s.box.Add(outbox.Message{To: to, Body: body, Time: now})
-	date := now.Format(time.RFC1123Z)
-	writeJSON(w, http.StatusCreated, map[string]any{
-		"account_sid": s.AccountSID, "api_version": "2010-04-01", "body": body,
-		"date_created": date, "date_sent": nil, "date_updated": date, "direction": "outbound-api",
-		"error_code": nil, "error_message": nil, "from": from, "messaging_service_sid": nil,
+	out := s.messageJSON(m)
+	// Twilio answers a create before the message leaves its queue.
+	out["status"], out["date_sent"] = "queued", nil
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Server) messageJSON(m message) map[string]any {
+	date := m.sent.Format(time.RFC1123Z)
+	return map[string]any{
+		"account_sid": s.AccountSID, "api_version": "2010-04-01", "body": m.body,
+		"date_created": date, "date_sent": date, "date_updated": date, "direction": "outbound-api",
+		"error_code": nil, "error_message": nil, "from": m.from, "messaging_service_sid": nil,
 		"num_media": "0", "num_segments": "1", "price": nil, "price_unit": "USD",
-		"sid": sid, "status": "queued", "subresource_uris": map[string]any{"media": "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + sid + "/Media.json"},
-		"to": to, "uri": "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + sid + ".json",
+		"sid": m.sid, "status": "sent", "subresource_uris": map[string]any{"media": "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + m.sid + "/Media.json"},
+		"to": m.to, "uri": "/2010-04-01/Accounts/" + s.AccountSID + "/Messages/" + m.sid + ".json",
+	}
+}
+
+// dateFilter parses a DateSent value: a date is its whole UTC day
+// [day, day+24h), a time is the instant [t, t].
+func dateFilter(v string) (from, until time.Time, ok bool) {
+	if d, err := time.Parse("2006-01-02", v); err == nil {
+		return d, d.Add(24*time.Hour - time.Nanosecond), true
+	}
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), t.UTC(), true
+	}
+	return time.Time{}, time.Time{}, false
+}
+
+func (s *Server) listMessages(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("sid") != s.AccountSID {
+		writeError(w, http.StatusNotFound, 20404, "The requested resource "+r.URL.Path+" was not found")
+		return
+	}
+	q := r.Form
+	var after, before time.Time
+	for _, f := range []struct {
+		key    string
+		lo, hi bool
+	}{{"DateSent", true, true}, {"DateSent>", true, false}, {"DateSent<", false, true}} {
+		v := q.Get(f.key)
+		if v == "" {
+			continue
+		}
+		from, until, ok := dateFilter(v)
+		if !ok {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid parameter: "+f.key)
+			return
+		}
+		if f.lo && (after.IsZero() || from.After(after)) {
+			after = from
+		}
+		if f.hi && (before.IsZero() || until.Before(before)) {
+			before = until
+		}
+	}
+	size := 50
+	if v := q.Get("PageSize"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid parameter: PageSize")
+			return
+		}
+		size = n
+	}
+	page := 0
+	if v := q.Get("Page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			writeError(w, http.StatusBadRequest, 20001, "Invalid parameter: Page")
+			return
+		}
+		page = n
+	}
+	to, from := q.Get("To"), q.Get("From")
+	s.mu.Lock()
+	var hits []message
+	for i := len(s.messages) - 1; i >= 0; i-- { // most recent first
+		m := s.messages[i]
+		switch {
+		case to != "" && m.to != to, from != "" && m.from != from,
+			!after.IsZero() && m.sent.Before(after), !before.IsZero() && m.sent.After(before):
+			continue
+		}
+		hits = append(hits, m)
+	}
+	s.mu.Unlock()
+	start := min(page*size, len(hits))
+	end := min(start+size, len(hits))
+	msgs := make([]map[string]any, 0, end-start)
+	for _, m := range hits[start:end] {
+		msgs = append(msgs, s.messageJSON(m))
+	}
+	base := "/2010-04-01/Accounts/" + s.AccountSID + "/Messages.json"
+	pageURI := func(p int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			if k != "Page" && k != "PageToken" && k != "PageSize" {
+				v[k] = vs
+			}
+		}
+		v.Set("PageSize", strconv.Itoa(size))
+		v.Set("Page", strconv.Itoa(p))
+		if p > 0 {
+			v.Set("PageToken", fmt.Sprintf("PA%d", p))
+		}
+		return base + "?" + v.Encode()
+	}
+	var next, prev any
+	if end < len(hits) {
+		next = pageURI(page + 1)
+	}
+	if page > 0 {
+		prev = pageURI(page - 1)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"messages": msgs, "page": page, "page_size": size, "start": start, "end": max(end-1, start),
+		"first_page_uri": pageURI(0), "next_page_uri": next, "previous_page_uri": prev, "uri": pageURI(page),
 	})
 }
 

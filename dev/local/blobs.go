@@ -15,11 +15,19 @@ func (s *System) prepareBlobs(ctx context.Context, env map[string]string) error 
 	if err != nil {
 		return err
 	}
-	if err := store.EnsureContainers(ctx, env["UPLOAD_CONTAINER_INCOMING"], env["UPLOAD_CONTAINER_LANDING"], env["UPLOAD_CONTAINER_CLEAN"], env["UPLOAD_CONTAINER_QUARANTINE"]); err != nil {
+	if err := store.EnsureContainers(ctx, UploadContainers(env)...); err != nil {
 		return fmt.Errorf("azurite containers: %w", err)
 	}
 	if err := store.SetCORS(ctx, s.URL); err != nil {
 		return fmt.Errorf("azurite CORS: %w", err)
 	}
 	return nil
+}
+
+// UploadContainers names the blob containers of every upload account, from
+// the settings in env: incoming, landing, clean and quarantine. The Bicep
+// upload shards declare the same containers; a test in dev/infracheck
+// compares them.
+func UploadContainers(env map[string]string) []string {
+	return []string{env["UPLOAD_CONTAINER_INCOMING"], env["UPLOAD_CONTAINER_LANDING"], env["UPLOAD_CONTAINER_CLEAN"], env["UPLOAD_CONTAINER_QUARANTINE"]}
 }

@@ -334,15 +334,7 @@ func (s *System) prepareCosmos(ctx context.Context, env map[string]string, seed 
 	if err != nil {
 		return err
 	}
-	ttl := int32(-1)
-	specs := []cosmosdb.ContainerSpec{
-		{Name: env["COSMOS_CONTAINER_PROFILES"]},
-		{Name: env["COSMOS_CONTAINER_REQUESTS"]},
-		{Name: env["COSMOS_CONTAINER_UPLOADS"], DefaultTTL: &ttl},
-		{Name: env["COSMOS_CONTAINER_MFA"], DefaultTTL: &ttl},
-		{Name: env["COSMOS_CONTAINER_IDEMPOTENCY"], DefaultTTL: &ttl},
-	}
-	if err := c.EnsureSchema(ctx, env["COSMOS_DATABASE"], specs); err != nil {
+	if err := c.EnsureSchema(ctx, env["COSMOS_DATABASE"], CosmosContainers(env)); err != nil {
 		return fmt.Errorf("cosmos schema: %w", err)
 	}
 	store := stores.NewProfiles(c.Container(env["COSMOS_DATABASE"], env["COSMOS_CONTAINER_PROFILES"]))
@@ -351,6 +343,22 @@ func (s *System) prepareCosmos(ctx context.Context, env map[string]string, seed 
 		return nil
 	}
 	return SeedProfiles(ctx, store)
+}
+
+// CosmosContainers is the container schema of the local run, by setting
+// (env holds the settings, e.g. local.settings.sample.json's values): the
+// containers the handler opens, with TTL on (-1, per-document "ttl") where
+// its stores write expiring documents. The Bicep deployment declares the
+// same containers; a test in dev/infracheck compares them.
+func CosmosContainers(env map[string]string) []cosmosdb.ContainerSpec {
+	ttl := int32(-1)
+	return []cosmosdb.ContainerSpec{
+		{Name: env["COSMOS_CONTAINER_PROFILES"]},
+		{Name: env["COSMOS_CONTAINER_REQUESTS"]},
+		{Name: env["COSMOS_CONTAINER_UPLOADS"], DefaultTTL: &ttl},
+		{Name: env["COSMOS_CONTAINER_MFA"], DefaultTTL: &ttl},
+		{Name: env["COSMOS_CONTAINER_IDEMPOTENCY"], DefaultTTL: &ttl},
+	}
 }
 
 // SeedProfiles creates the sample profiles 1000…1009 owned by user-1000…

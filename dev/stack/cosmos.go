@@ -161,63 +161,50 @@ func (c *Cosmos) faultCall(ctx context.Context, method string, body any) (FaultS
 	return st, nil
 }
 
-// CosmosRequest is one request the stand-in served while recording (see
-// RecordRequests): Path is the resource path (/dbs/{db}/colls/{c}/docs/…),
-// Query whether it was a query, Upsert whether a create was an upsert,
-// Batch whether it was a transactional batch,
-// Status the answer's status, BytesIn and BytesOut the bodies' sizes.
-type CosmosRequest struct {
-	Method       string `json:"method"`
-	Path         string `json:"path"`
-	PartitionKey string `json:"partitionKey"`
-	Query        bool   `json:"query"`
-	Upsert       bool   `json:"upsert"`
-	Batch        bool   `json:"batch"`
-	Status       int    `json:"status"`
-	BytesIn      int    `json:"bytesIn"`
-	BytesOut     int    `json:"bytesOut"`
+// OpCounts are the document operations of one container the stand-in
+// answered (GET /_test/ops): reads found and missing, writes (create,
+// replace, upsert, delete) done and refused (4xx), and queries.
+type OpCounts struct {
+	Read         int `json:"read"`
+	ReadMissing  int `json:"readMissing"`
+	Write        int `json:"write"`
+	WriteRefused int `json:"writeRefused"`
+	Query        int `json:"query"`
 }
 
-// RecordRequests starts recording every database request the stand-in
-// serves (dropping earlier records), through its test hook POST
-// /_test/requests.
-func (c *Cosmos) RecordRequests(ctx context.Context) error {
-	_, err := c.requestsCall(ctx, http.MethodPost)
-	return err
+// Ops returns the operation counts by container since the last ResetOps.
+func (c *Cosmos) Ops(ctx context.Context) (map[string]OpCounts, error) {
+	out := map[string]OpCounts{}
+	return out, c.opsCall(ctx, http.MethodGet, &out)
 }
 
-// Requests returns the requests recorded since RecordRequests, in arrival
-// order.
-func (c *Cosmos) Requests(ctx context.Context) ([]CosmosRequest, error) {
-	return c.requestsCall(ctx, http.MethodGet)
+// ResetOps sets every operation count to zero.
+func (c *Cosmos) ResetOps(ctx context.Context) error {
+	return c.opsCall(ctx, http.MethodDelete, nil)
 }
 
-// StopRecording stops recording and drops the records.
-func (c *Cosmos) StopRecording(ctx context.Context) error {
-	_, err := c.requestsCall(ctx, http.MethodDelete)
-	return err
-}
-
-func (c *Cosmos) requestsCall(ctx context.Context, method string) ([]CosmosRequest, error) {
-	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+"_test/requests", nil)
+func (c *Cosmos) opsCall(ctx context.Context, method string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.Endpoint+"_test/ops", nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("cosmos stand-in requests: %w", err)
+		return fmt.Errorf("cosmos stand-in ops: %w", err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("cosmos stand-in requests: %w", err)
+		return fmt.Errorf("cosmos stand-in ops: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("cosmos stand-in requests: %s: %s", resp.Status, raw)
+		return fmt.Errorf("cosmos stand-in ops: %s: %s", resp.Status, raw)
 	}
-	var out []CosmosRequest
-	if err := json.Unmarshal(raw, &out); err != nil {
-		return nil, fmt.Errorf("cosmos stand-in requests: %w", err)
+	if out == nil {
+		return nil
 	}
-	return out, nil
+	if err := json.Unmarshal(raw, out); err != nil {
+		return fmt.Errorf("cosmos stand-in ops: %w", err)
+	}
+	return nil
 }

@@ -19,13 +19,14 @@ type Setting struct {
 	Required bool   // start-up fails, naming it, when missing
 	Secret   bool   // never logged; a Key Vault reference in Azure
 	Local    bool   // local development only; absent from the Azure deployment
+	Host     bool   // set by the Functions host at start-up, never by a deployment
 	Doc      string
 }
 
 // Settings is the one list of setting names the app reads.
 var Settings = []Setting{
-	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Doc: "port the Functions host tells the handler to listen on (set by the host)"},
-	{Name: "FUNCTIONS_HTTPWORKER_PORT", Doc: "legacy name of the handler port, used when FUNCTIONS_CUSTOMHANDLER_PORT is unset"},
+	{Name: "FUNCTIONS_CUSTOMHANDLER_PORT", Host: true, Doc: "port the Functions host tells the handler to listen on (set by the host)"},
+	{Name: "FUNCTIONS_HTTPWORKER_PORT", Host: true, Doc: "legacy name of the handler port, used when FUNCTIONS_CUSTOMHANDLER_PORT is unset"},
 	{Name: "PROFILEFLOW_LOG_LEVEL", Default: "info", Doc: "debug, info, warn or error"},
 
 	{Name: "OIDC_ISSUER_URL", Required: true, Doc: "OpenID Connect issuer of bearer tokens (Entra ID tenant v2.0 issuer in Azure; the development host's /dev/oidc locally)"},
@@ -69,6 +70,13 @@ var Settings = []Setting{
 	{Name: "SCAN_ENGINE", Default: "clamav", Doc: "antivirus engine of the document scan: clamav (clamd at CLAMAV_ADDRESS) or none (local runs without clamd only; every verdict then records engine none)"},
 	{Name: "CLAMAV_ADDRESS", Doc: "host:port of clamd (INSTREAM over TCP), e.g. a ClamAV container app inside the VNet; required with SCAN_ENGINE=clamav"},
 	{Name: "CLAMAV_TIMEOUT", Default: "60s", Doc: "time limit of one clamd scan (a 25 MiB PDF takes about 2 s)"},
+	{Name: "SWEEP_BATCH", Default: "200", Doc: "the Sweep function (every 5 minutes) handles at most this many items of each kind per run: requests needing attention, stalled scans, lost timers, expired uploads (whole number ≥ 1)"},
+	{Name: "SWEEP_QUIET", Default: "2m", Doc: "work a request left undone (an outbox not dispatched, a workflow not started, field locks not released) is finished by the sweep once the request was untouched this long"},
+	{Name: "SWEEP_ATTENTION_FALLBACK_AFTER", Default: "1h", Doc: "a request needing attention and untouched this long is also found by a query, for when no sweep read the attention index within its window (1 h); at most that window"},
+	{Name: "SWEEP_SCAN_REDRIVE_AFTER", Default: "30m", Doc: "a request waiting this long for a document's scan verdict has the document scanned again by the sweep (a lost blob event, a scan that stopped)"},
+	{Name: "SWEEP_SCAN_FAIL_AFTER", Default: "2h", Doc: "a request still waiting this long for a scan verdict fails: the document gets the verdict error \"no scan verdict within …\" (longer than SWEEP_SCAN_REDRIVE_AFTER)"},
+	{Name: "SWEEP_TIMER_GRACE", Default: "10m", Doc: "a workflow timer this long past due whose scheduled message never came is delivered by the sweep"},
+	{Name: "SWEEP_UPLOAD_DELETE_AFTER", Default: "1h", Doc: "the blobs of an upload session that no request claimed are deleted from the incoming container this long after its upload window closed"},
 	{Name: "UPLOAD_SAS_TTL", Default: "30m", Doc: "validity of upload SAS URLs (at most 30m)"},
 	{Name: "UPLOAD_BLOCK_SIZE", Default: "4194304", Doc: "block size of upload plans in bytes (1–8 MiB)"},
 }

@@ -71,8 +71,12 @@ func New(endpoint, key string) (*Client, error) {
 	return &Client{az: az}, nil
 }
 
+// PartitionKeyPath is the partition key of every container: the handler
+// addresses each document by id and partition key, the same value.
+const PartitionKeyPath = "/id"
+
 // ContainerSpec describes a container for EnsureSchema. Every container is
-// partitioned on /id.
+// partitioned on PartitionKeyPath.
 type ContainerSpec struct {
 	Name       string
 	DefaultTTL *int32 // seconds; nil = no TTL, -1 = TTL on with no default
@@ -92,7 +96,7 @@ func (c *Client) EnsureSchema(ctx context.Context, database string, containers [
 	for _, s := range containers {
 		props := azcosmos.ContainerProperties{
 			ID:                     s.Name,
-			PartitionKeyDefinition: azcosmos.PartitionKeyDefinition{Paths: []string{"/id"}},
+			PartitionKeyDefinition: azcosmos.PartitionKeyDefinition{Paths: []string{PartitionKeyPath}},
 			DefaultTimeToLive:      s.DefaultTTL,
 		}
 		if _, err := db.CreateContainer(ctx, props, nil); err != nil && !isStatus(err, 409) {

@@ -4,18 +4,33 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/memory"
 	"github.com/profileflow/profileflow/handler/notify"
 	"github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/stores"
 )
 
-// fakeSender records SMS; fail makes the next sends fail.
+// fakeSender records SMS; fail makes the next sends fail. SentSince
+// finds what it recorded (it ignores the window).
 type fakeSender struct {
-	sent []string // "to: body"
-	fail []error
+	sent   []string // "to: body"
+	fail   []error
+	listed int
+}
+
+func (f *fakeSender) SentSince(_ context.Context, to, ref string, _, _ time.Time) (bool, error) {
+	f.listed++
+	for _, m := range f.sent {
+		if strings.HasPrefix(m, to+": ") && strings.Contains(m, ref) {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 var _ notify.Sender = (*fakeSender)(nil)
@@ -35,7 +50,7 @@ func (f *fakeSender) Send(_ context.Context, to, body string) error {
 func newService(t *testing.T) (*notify.Service, *fakeSender) {
 	t.Helper()
 	profiles := memory.NewProfiles()
-	if _, err := profiles.CreateProfile(context.Background(), domain.Profile{ID: "1000", Owner: "user-1000", Phone: "+15550101000"}); err != nil {
+	if _, err := profiles.CreateProfile(context.Background(), domain.Profile{ID: "1000", Owner: "user-1000", Phone: "+15550101000", FirstName: "Ada", LastName: "Lovelace"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := profiles.CreateProfile(context.Background(), domain.Profile{ID: "1001", Owner: "user-1001"}); err != nil {
@@ -46,7 +61,30 @@ func newService(t *testing.T) (*notify.Service, *fakeSender) {
 		t.Fatal(err)
 	}
 	snd := &fakeSender{}
-	return &notify.Service{Profiles: profiles, Sender: snd, Sent: memory.NewNotices(), GroupPhones: groups, Log: slog.New(slog.DiscardHandler)}, snd
+	clk := &clock{t: time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)}
+	return &notify.Service{Profiles: profiles, Sender: snd, Sent: stores.NewNotices(memory.NewDocs(), stores.WithClock(clk.Now)), GroupPhones: groups,
+		Log: slog.New(slog.DiscardHandler), Now: clk.Now, Sleep: clk.Sleep}, snd
+}
+
+// clock is a manual clock whose Sleep advances it.
+type clock struct {
+	mu    sync.Mutex
+	t     time.Time
+	slept time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Sleep(_ context.Context, d time.Duration) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	c.slept += d
+	return nil
 }
 
 func TestNotifyRecipientsAndTexts(t *testing.T) {
@@ -60,6 +98,8 @@ func TestNotifyRecipientsAndTexts(t *testing.T) {
 			[]string{"+15550101000: profileflow: your profile change req-a was applied."}, 0},
 		{"failed with the reason", request.Notice{ID: "req-a/failed", RequestID: "req-a", ProfileID: "1000", Owner: "user-1000", Kind: "failed", Reason: "rejected:\nblurry scan"},
 			[]string{"+15550101000: profileflow: your profile change req-a was not applied: rejected: blurry scan"}, 0},
+		{"rejected with the reason", request.Notice{ID: "req-a/failed", RequestID: "req-a", ProfileID: "1000", Owner: "user-1000", Kind: "rejected", Reason: "name mismatch"},
+			[]string{"+15550101000: profileflow: your profile change req-a was rejected: name mismatch"}, 0},
 		{"terminated", request.Notice{ID: "req-a/terminated", RequestID: "req-a", ProfileID: "1000", Owner: "user-1000", Kind: "terminated"},
 			[]string{"+15550101000: profileflow: your profile change req-a was cancelled."}, 0},
 		{"task to its groups' phones", request.Notice{ID: "req-a/taskAssigned/T-1", RequestID: "req-a", ProfileID: "1000", Kind: "taskAssigned", Groups: []string{"ProfileApprover", "Nobody"}},
@@ -68,14 +108,31 @@ func TestNotifyRecipientsAndTexts(t *testing.T) {
 			[]string{"+15550100001: profileflow reminder: profile change req-a still waits for your approval."}, 0},
 		{"escalation", request.Notice{ID: "req-a/escalated/T-1", RequestID: "req-a", Kind: "escalated", Groups: []string{"ProfileApprover"}},
 			[]string{"+15550100001: profileflow: profile change req-a was not decided in time and was escalated."}, 0},
+		{"sent back with the comment", request.Notice{ID: "req-a/sentBack/T-1", RequestID: "req-a", ProfileID: "1000", Owner: "user-1000", Kind: "sentBack", Reason: "please add the\tsecond page"},
+			[]string{"+15550101000: profileflow: your profile change req-a was sent back for changes: please add the second page"}, 0},
+		{"expired", request.Notice{ID: "req-a/expired", RequestID: "req-a", ProfileID: "1000", Owner: "user-1000", Kind: "expired"},
+			[]string{"+15550101000: profileflow: your profile change req-a expired: it was sent back and not answered in time."}, 0},
 		{"requester without a phone", request.Notice{ID: "req-b/terminated", RequestID: "req-b", ProfileID: "1001", Owner: "user-1001", Kind: "terminated"}, nil, 1},
 		{"profile owned by someone else now", request.Notice{ID: "req-c/terminated", RequestID: "req-c", ProfileID: "1000", Owner: "user-9", Kind: "terminated"}, nil, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, snd := newService(t)
+			for i := range tc.want {
+				tc.want[i] += " [" + notify.Ref(tc.n.ID) + "]"
+			}
 			res, err := s.Notify(context.Background(), tc.n)
 			if err != nil || res.Sent != len(tc.want) || res.Skipped != tc.skip || strings.Join(snd.sent, "|") != strings.Join(tc.want, "|") {
 				t.Fatalf("result %+v %v, sent %q; want %q", res, err, snd.sent, tc.want)
+			}
+			// No profile data: neither the requester's subject nor the
+			// profile's id, phone or names.
+			for _, m := range snd.sent {
+				_, text, _ := strings.Cut(m, ": ")
+				for _, secret := range []string{"user-1000", "user-1001", "+15550101000", "Ada", "Lovelace"} {
+					if strings.Contains(text, secret) {
+						t.Errorf("text %q holds %q", text, secret)
+					}
+				}
 			}
 		})
 	}

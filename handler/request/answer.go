@@ -46,6 +46,19 @@ func (s *Service) Answer(ctx context.Context, p domain.Principal, requestID stri
 	if ch.NeedsEvidence() && len(atts) == 0 && len(rec.Attachments) == 0 {
 		return Record{}, domain.E(domain.KindInvalid, "a change of %s needs at least one evidence document (uploadId or attachment1)", strings.Join(evidenceFields(ch), ", "))
 	}
+	// One answer at a time: a lease on the record, taken before anything
+	// is spent, so a second answer sent at once is refused (409) with its
+	// MFA token unspent.
+	lease, err := s.takeAnswerLease(ctx, requestID, task)
+	if err != nil {
+		return Record{}, err
+	}
+	done := false
+	defer func() {
+		if !done {
+			s.dropAnswerLease(context.WithoutCancel(ctx), requestID, lease)
+		}
+	}()
 	if err := s.acquire(ctx, prof.ID, requestID, ch.Names()); err != nil {
 		return Record{}, err
 	}
@@ -71,14 +84,21 @@ func (s *Service) Answer(ctx context.Context, p domain.Principal, requestID stri
 	}
 	ev := workflow.Event{ID: "answer:" + task, Type: workflow.EventTaskDecision, TaskID: task, Decision: workflow.Resubmit, Actor: p.Subject}
 	out, err := s.update(ctx, requestID, func(rec *Record, now time.Time) (bool, error) {
-		if slices.Contains(rec.Workflow.Processed, ev.ID) {
-			return false, nil
+		if rec.AnswerLease != lease {
+			return false, domain.E(domain.KindConflict, "request %s was answered meanwhile", requestID)
 		}
 		if rec.RuntimeStatus.Terminal() {
 			return false, domain.E(domain.KindConflict, "request %s is already %s", requestID, rec.RuntimeStatus)
 		}
+		rec.AnswerLease, rec.AnswerLeaseUntil = "", nil
 		rec.Input = ch
-		if len(pinned) > 0 {
+		switch {
+		case !ch.NeedsEvidence():
+			// A description-only change takes no evidence: the earlier
+			// documents no longer belong to it.
+			rec.Superseded = append(rec.Superseded, rec.Attachments...)
+			rec.Attachments = []Attachment{}
+		case len(pinned) > 0:
 			rec.Superseded = append(rec.Superseded, rec.Attachments...)
 			rec.Attachments = slices.Clone(pinned)
 		}
@@ -107,7 +127,50 @@ func (s *Service) Answer(ctx context.Context, p domain.Principal, requestID stri
 		s.unpin(ctx, requestID, pinned)
 		return out, err
 	}
+	done = true
+	// Fields the answer no longer changes are free for other requests.
+	if err := s.releaseExcept(ctx, prof.ID, requestID, ch.Names()); err != nil {
+		s.log().WarnContext(ctx, "releasing the field locks an answer dropped failed", "request", requestID, "err", err.Error())
+	}
 	return out, nil
+}
+
+// answerLeaseTTL bounds how long an answer in progress holds the request
+// against a second one (a crashed call's lease expires).
+const answerLeaseTTL = 2 * time.Minute
+
+// takeAnswerLease marks requestID as being answered (task still open, no
+// unexpired lease of another call) and returns the lease id; KindConflict
+// when it is answered or being answered.
+func (s *Service) takeAnswerLease(ctx context.Context, requestID, task string) (string, error) {
+	lease := s.newID()
+	_, err := s.update(ctx, requestID, func(rec *Record, now time.Time) (bool, error) {
+		if t, err := answerTask(*rec); err != nil || t != task {
+			return false, domain.E(domain.KindConflict, "request %s is not waiting for your answer (it was answered already)", requestID)
+		}
+		if rec.AnswerLease != "" && rec.AnswerLeaseUntil != nil && now.Before(*rec.AnswerLeaseUntil) {
+			return false, domain.E(domain.KindConflict, "another answer to request %s is being submitted", requestID)
+		}
+		until := now.Add(answerLeaseTTL)
+		rec.AnswerLease, rec.AnswerLeaseUntil = lease, &until
+		return true, nil
+	})
+	return lease, err
+}
+
+// dropAnswerLease clears lease if the request still holds it (best effort:
+// it expires anyway).
+func (s *Service) dropAnswerLease(ctx context.Context, requestID, lease string) {
+	_, err := s.update(ctx, requestID, func(rec *Record, now time.Time) (bool, error) {
+		if rec.AnswerLease != lease {
+			return false, nil
+		}
+		rec.AnswerLease, rec.AnswerLeaseUntil = "", nil
+		return true, nil
+	})
+	if err != nil {
+		s.log().WarnContext(ctx, "clearing an answer lease failed; it expires", "request", requestID, "err", err.Error())
+	}
 }
 
 func documentsNote(n int) string {

@@ -108,13 +108,23 @@ func taskIndex(rec Record) *TaskIndex {
 		if t.State != workflow.TaskOpen || t.Performer == workflow.PerformerRequester {
 			continue
 		}
-		for _, g := range t.CandidateGroups {
-			if !slices.Contains(ix.Groups, g) {
-				ix.Groups = append(ix.Groups, g)
+		add := func(list *[]string, v string) {
+			if !slices.Contains(*list, v) {
+				*list = append(*list, v)
 			}
 		}
-		if t.Assignee != "" && !slices.Contains(ix.Actors, t.Assignee) {
-			ix.Actors = append(ix.Actors, t.Assignee)
+		switch {
+		case t.Assignee != "":
+			add(&ix.Actors, t.Assignee)
+		case len(t.CandidateUsers) == 0 && len(t.CandidateGroups) == 0:
+			add(&ix.Groups, AnyApprover)
+		default:
+			for _, u := range t.CandidateUsers {
+				add(&ix.Actors, u)
+			}
+			for _, g := range t.CandidateGroups {
+				add(&ix.Groups, g)
+			}
 		}
 		if t.CreatedAt.After(latest) {
 			latest = t.CreatedAt
@@ -136,8 +146,9 @@ func taskIndex(rec Record) *TaskIndex {
 // Approvals lists the open approval tasks p may decide, oldest first
 // (by creation, then request and task id), pageSize of them (0 = DefaultApprovalsPage,
 // at most MaxApprovalsPage) after the position continuation names ("" =
-// from the start). A task is listed when p is its assignee or in one of
-// its candidate groups, unless p is the requester or already approved a
+// from the start). A task is listed when p may decide it (the assignee;
+// else a candidate user, a member of a candidate group, or any approver
+// for a task restricted to nobody), unless p is the requester or already approved a
 // task this one must be distinct from. Errors: KindForbidden without the
 // ProfileApprover role, KindInvalid for a bad page size or token, the
 // store's (KindTransient).
@@ -160,7 +171,7 @@ func (s *Service) Approvals(ctx context.Context, p domain.Principal, pageSize in
 		}
 		after = c
 	}
-	filters := []TaskFilter{{Actor: p.Subject, Since: after.Since}}
+	filters := []TaskFilter{{Actor: p.Subject, Since: after.Since}, {Group: AnyApprover, Since: after.Since}}
 	for _, g := range p.Groups {
 		filters = append(filters, TaskFilter{Group: g, Since: after.Since})
 	}
@@ -211,7 +222,8 @@ func (s *Service) inboxItems(rec Record, p domain.Principal, now time.Time) []Ap
 		if t.Performer == workflow.PerformerRequester {
 			continue
 		}
-		if !(t.Assignee == p.Subject || (t.Assignee == "" && slices.ContainsFunc(t.CandidateGroups, p.InGroup))) {
+		who := workflow.Task{Assignee: t.Assignee, CandidateUsers: t.CandidateUsers, CandidateGroups: t.CandidateGroups}
+		if !who.MayDecide(p.Subject, p.InGroup) {
 			continue
 		}
 		if s.approvedDistinct(rec, t.Element, p.Subject) {
@@ -259,7 +271,7 @@ type Decision struct {
 
 // ValidateComment checks a decision's comment: at most MaxCommentRunes
 // characters of valid UTF-8 without control characters other than line
-// breaks and tabs, required (non-blank) when required. It returns the
+// breaks (LF, CR) and tabs, required (non-blank) when required. It returns the
 // comment trimmed. KindInvalid otherwise.
 func ValidateComment(c string, required bool) (string, error) {
 	c = strings.TrimSpace(c)
@@ -268,7 +280,9 @@ func ValidateComment(c string, required bool) (string, error) {
 		return "", domain.E(domain.KindInvalid, "comment must be UTF-8 text")
 	case utf8.RuneCountInString(c) > MaxCommentRunes:
 		return "", domain.E(domain.KindInvalid, "comment must be at most %d characters", MaxCommentRunes)
-	case strings.ContainsFunc(c, func(r rune) bool { return (unicode.IsControl(r) && r != '\n' && r != '\t') || isBidiControl(r) }):
+	case strings.ContainsFunc(c, func(r rune) bool {
+		return (unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t') || isBidiControl(r)
+	}):
 		return "", domain.E(domain.KindInvalid, "comment must not hold control characters")
 	case required && c == "":
 		return "", domain.E(domain.KindInvalid, "comment is required: tell the requester why")
@@ -285,8 +299,10 @@ func ValidateComment(c string, required bool) (string, error) {
 // requester, not a candidate of the task, a second approval by the same
 // approver), KindNotFound (no such request), KindConflict (no open
 // approval task: decided by someone else, escalated, cancelled, ended, or
-// waiting for the requester's answer — a refusal on a task that was open
-// once is recorded in the history as DecisionRefused), the store's.
+// waiting for the requester's answer — a refusal on a task p could decide
+// is recorded in the history as DecisionRefused, once per actor, task and
+// decision), KindNotFound also when nothing is open and p was never a
+// candidate of any of its tasks; the store's.
 func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID string, d Decision) (Record, error) {
 	if !p.HasRole(domain.RoleProfileApprover) {
 		return Record{}, domain.E(domain.KindForbidden, "only approvers (role %s) decide requests", domain.RoleProfileApprover)
@@ -303,35 +319,45 @@ func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID stri
 	if len(d.TaskID) > 200 {
 		return Record{}, domain.E(domain.KindInvalid, "taskId is too long")
 	}
+	// The task is resolved once, from the record as the approver's call
+	// found it: a decision that loses a race is refused, never carried
+	// over to the task its rival opened.
+	first, err := s.Requests.GetRequest(ctx, requestID)
+	if err != nil {
+		return Record{}, err
+	}
+	if first.Owner == p.Subject {
+		return first, domain.E(domain.KindForbidden, "the requester cannot decide their own request")
+	}
+	if first.Workflow == nil {
+		return first, domain.E(domain.KindConflict, "request %s has no open approval task yet", requestID)
+	}
+	task, err := decisionTask(first, d.TaskID)
+	if domain.Is(err, domain.KindConflict) && len(openApprovals(first)) > 1 {
+		return first, err
+	} else if domain.Is(err, domain.KindConflict) {
+		if !involved(first, p) {
+			// Nothing to decide for p, and p never could: the same answer
+			// as for a request that does not exist.
+			return Record{}, errNoRequest()
+		}
+		task = lastApprovalTask(first)
+	} else if err != nil {
+		return first, err
+	}
+	ev := workflow.Event{
+		ID: "decision:" + task + ":" + p.Subject + ":" + string(d.Kind), Type: workflow.EventTaskDecision,
+		TaskID: task, Decision: d.Kind, Actor: p.Subject, Groups: p.Groups, Comment: comment,
+	}
 	var refused error
 	rec, err := s.update(ctx, requestID, func(rec *Record, now time.Time) (bool, error) {
 		refused = nil
-		if rec.Owner == p.Subject {
-			return false, domain.E(domain.KindForbidden, "the requester cannot decide their own request")
-		}
-		if rec.Workflow == nil {
-			return false, domain.E(domain.KindConflict, "request %s has no open approval task yet", requestID)
-		}
-		task, err := decisionTask(*rec, d.TaskID)
-		if domain.Is(err, domain.KindConflict) && len(rec.Workflow.Tasks) > 0 {
-			// Nothing is open for approval any more: a late or losing
-			// decision, recorded below.
-			refused, task = err, rec.Workflow.Tasks[len(rec.Workflow.Tasks)-1].ID
-		} else if err != nil {
-			return false, err
-		}
-		ev := workflow.Event{
-			ID: "decision:" + task + ":" + p.Subject + ":" + string(d.Kind), Type: workflow.EventTaskDecision,
-			TaskID: task, Decision: d.Kind, Actor: p.Subject, Groups: p.Groups, Comment: comment,
-		}
 		if slices.Contains(rec.Workflow.Processed, ev.ID) {
-			refused = nil
 			return false, nil // this decision was recorded already
 		}
-		if refused == nil && rec.RuntimeStatus.Terminal() {
-			refused = domain.E(domain.KindConflict, "request %s is already %s", requestID, rec.RuntimeStatus)
-		}
-		if refused == nil {
+		if task == "" || rec.RuntimeStatus.Terminal() {
+			refused = nothingToDecide(*rec)
+		} else {
 			st := &step{}
 			eff, err := rec.Workflow.Deliver(ctx, s.Definition, ev, now, s.tasks(*rec, st))
 			switch {
@@ -346,16 +372,21 @@ func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID stri
 				return true, nil
 			}
 		}
-		// The task was open once and is no longer: keep the attempt in
-		// the audit trail (once per actor, task and decision).
-		h := HistoryEntry{At: now, Type: "DecisionRefused", Actor: p.Subject,
-			Detail: fmt.Sprintf("%s %s%s: %s", task, d.Kind, reasonSuffix(comment), safeMessage(refused))}
+		// A decision on a task p could decide that is no longer open: keep
+		// the attempt in the audit trail, once per actor, task and
+		// decision (so repeated calls cannot grow the record).
+		i := slices.IndexFunc(rec.Workflow.Tasks, func(t workflow.Task) bool { return t.ID == task })
+		if i < 0 || !rec.Workflow.Tasks[i].MayDecide(p.Subject, p.InGroup) {
+			return false, nil
+		}
+		key := fmt.Sprintf("%s %s", task, d.Kind)
 		if slices.ContainsFunc(rec.History, func(o HistoryEntry) bool {
-			return o.Type == h.Type && o.Actor == h.Actor && o.Detail == h.Detail
+			return o.Type == "DecisionRefused" && o.Actor == p.Subject && (strings.HasPrefix(o.Detail, key+" (") || strings.HasPrefix(o.Detail, key+":"))
 		}) {
 			return false, nil
 		}
-		rec.History = append(rec.History, h)
+		rec.History = append(rec.History, HistoryEntry{At: now, Type: "DecisionRefused", Actor: p.Subject,
+			Detail: key + reasonSuffix(clipComment(comment)) + ": " + safeMessage(refused)})
 		rec.LastUpdatedTime = now
 		return true, nil
 	})
@@ -366,6 +397,55 @@ func (s *Service) Decide(ctx context.Context, p domain.Principal, requestID stri
 		return rec, refused
 	}
 	return rec, nil
+}
+
+// involved reports whether p could decide, or decided, an approval task
+// of rec (open or not).
+func involved(rec Record, p domain.Principal) bool {
+	return slices.ContainsFunc(rec.Workflow.Tasks, func(t workflow.Task) bool {
+		return t.Performer != workflow.PerformerRequester &&
+			(t.MayDecide(p.Subject, p.InGroup) || t.Decision != nil && t.Decision.Actor == p.Subject)
+	})
+}
+
+// openApprovals are rec's open approval work items.
+func openApprovals(rec Record) []workflow.Task {
+	var out []workflow.Task
+	for _, t := range rec.Workflow.Tasks {
+		if t.State == workflow.TaskOpen && t.Performer != workflow.PerformerRequester {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// lastApprovalTask is the most recent approval work item of rec ("" when
+// it never had one): the one a late decision was meant for.
+func lastApprovalTask(rec Record) string {
+	for i := len(rec.Workflow.Tasks) - 1; i >= 0; i-- {
+		if rec.Workflow.Tasks[i].Performer != workflow.PerformerRequester {
+			return rec.Workflow.Tasks[i].ID
+		}
+	}
+	return ""
+}
+
+// nothingToDecide is the KindConflict of a request without an open
+// approval task.
+func nothingToDecide(rec Record) error {
+	if rec.RuntimeStatus.Terminal() {
+		return domain.E(domain.KindConflict, "request %s is already %s", rec.ID, rec.RuntimeStatus)
+	}
+	return domain.E(domain.KindConflict, "request %s has no open approval task", rec.ID)
+}
+
+// clipComment keeps a history entry's copy of a comment short (the
+// decision itself keeps it whole).
+func clipComment(c string) string {
+	if r := []rune(c); len(r) > 200 {
+		return string(r[:199]) + "…"
+	}
+	return c
 }
 
 // safeMessage is err's caller-safe message (a *domain.Error's Msg).
@@ -391,37 +471,30 @@ func reasonSuffix(c string) string {
 func decisionTask(rec Record, taskID string) (string, error) {
 	in := rec.Workflow
 	if taskID != "" {
-		if slices.ContainsFunc(in.Tasks, func(t workflow.Task) bool { return t.ID == taskID || t.Element == taskID }) {
-			return taskID, nil
+		// A work item id, or a userTask element id standing for its
+		// latest work item (so a retry naming the element finds the
+		// decision it made).
+		for i := len(in.Tasks) - 1; i >= 0; i-- {
+			if t := in.Tasks[i]; t.ID == taskID || t.Element == taskID {
+				if t.Performer == workflow.PerformerRequester {
+					return "", domain.E(domain.KindConflict, "task %q is the requester's answer, not an approval", truncate(taskID))
+				}
+				return t.ID, nil
+			}
 		}
 		return "", domain.E(domain.KindInvalid, "taskId %q is not a task of request %s", truncate(taskID), rec.ID)
 	}
-	var open []workflow.Task
-	waitsForRequester := false
-	for _, t := range in.Tasks {
-		switch {
-		case t.State != workflow.TaskOpen:
-		case t.Performer == workflow.PerformerRequester:
-			waitsForRequester = true
-		default:
-			open = append(open, t)
-		}
-	}
+	open := openApprovals(rec)
+	waitsForRequester := slices.ContainsFunc(in.Tasks, func(t workflow.Task) bool {
+		return t.State == workflow.TaskOpen && t.Performer == workflow.PerformerRequester
+	})
 	switch {
 	case len(open) == 1:
 		return open[0].ID, nil
 	case len(open) > 1:
 		return "", domain.E(domain.KindConflict, "request %s has %d open approval tasks; name one with taskId", rec.ID, len(open))
-	case rec.RuntimeStatus.Terminal():
-		return "", domain.E(domain.KindConflict, "request %s is already %s", rec.ID, rec.RuntimeStatus)
 	case waitsForRequester:
 		return "", domain.E(domain.KindConflict, "request %s was sent back and waits for the requester's answer", rec.ID)
 	}
-	// The last decided task is the one a late decision was meant for.
-	for i := len(in.Tasks) - 1; i >= 0; i-- {
-		if in.Tasks[i].Performer != workflow.PerformerRequester {
-			return in.Tasks[i].ID, nil
-		}
-	}
-	return "", domain.E(domain.KindConflict, "request %s has no open approval task", rec.ID)
+	return "", nothingToDecide(rec)
 }

@@ -65,7 +65,8 @@ func TestDecideFourEyes(t *testing.T) {
 		{"the same approval again (retry)", alice, Decision{Kind: workflow.Approve, TaskID: first, Comment: "documents match"}, 0},
 		{"the first approver gives the second approval", alice, Decision{Kind: workflow.Approve}, domain.KindForbidden},
 		{"second approval", bob, Decision{Kind: workflow.Approve}, 0},
-		{"a decision after completion", sam, Decision{Kind: workflow.Reject, Comment: "late"}, domain.KindConflict},
+		{"a decision after completion by an approver of its groups", domain.Principal{Subject: "carol", Roles: []string{"ProfileApprover"}, Groups: []string{"ProfileApprover"}}, Decision{Kind: workflow.Reject, Comment: "late"}, domain.KindConflict},
+		{"a decision after completion by an approver never involved", sam, Decision{Kind: workflow.Reject, Comment: "late"}, domain.KindNotFound},
 	}
 	for _, s := range steps {
 		got, err := f.svc.Decide(ctx, s.p, rec.ID, s.d)
@@ -433,4 +434,108 @@ func keys(m map[string]int) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Two answers to one send-back at once: one is taken, the other refused
+// (409) before its MFA token is spent.
+func TestConcurrentAnswersOneWins(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := scannedRequest(t, f, ChangeInput{FirstName: str("Augusta")})
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.SendBack, Comment: "spelling?"}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	var spent sync.Map
+	for i, name := range []string{"Kenneth", "Kenny"} {
+		ch := f.change(t, ChangeInput{FirstName: str(name)})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = f.svc.Answer(ctx, f.owner, rec.ID, f.profile(t), ch, nil, func(context.Context) error { spent.Store(i, true); return nil })
+		}()
+	}
+	wg.Wait()
+	won := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && won < 0:
+			won = i
+		case domain.Is(err, domain.KindConflict):
+			if _, ok := spent.Load(i); ok {
+				t.Fatalf("the refused answer spent its MFA token")
+			}
+		default:
+			t.Fatalf("answers: %v", errs)
+		}
+	}
+	if won < 0 {
+		t.Fatalf("no answer won: %v", errs)
+	}
+	final, _ := f.svc.Requests.GetRequest(ctx, rec.ID)
+	if want := []string{"Kenneth", "Kenny"}[won]; final.Input.Fields[0].New != want || final.AnswerLease != "" {
+		t.Fatalf("stored %+v lease %q, want the winner %s", final.Input.Fields, final.AnswerLease, want)
+	}
+}
+
+// An answer that changes only the description applies at once (a
+// description change needs no evidence or approval), its documents are
+// superseded, and the fields it dropped are free again.
+func TestDescriptionOnlyAnswerAppliesAndFreesFields(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := scannedRequest(t, f, ChangeInput{FirstName: str("Augusta")})
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.SendBack, Comment: "name needs a court order"}); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := f.svc.Answer(ctx, f.owner, rec.ID, f.profile(t), f.change(t, ChangeInput{Description: str("just the bio then")}), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.RuntimeStatus != Completed || len(rec.Attachments) != 0 || len(rec.Superseded) != 1 {
+		t.Fatalf("after a description-only answer: %s attachments %d superseded %d", rec.RuntimeStatus, len(rec.Attachments), len(rec.Superseded))
+	}
+	if p := f.profile(t); p.Description != "just the bio then" || p.FirstName != "Ada" {
+		t.Fatalf("profile %+v", p)
+	}
+	if _, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{FirstName: str("Augusta")}), append([]Attachment(nil), doc...), nil); err != nil {
+		t.Fatalf("firstName still locked: %v", err)
+	}
+}
+
+// Refused decisions cannot grow a record without bound or reveal a
+// request to an approver who was never a candidate of it; a retry naming
+// the task's element finds the decision it made.
+func TestRefusedDecisionsAreBounded(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	rec := scannedRequest(t, f, ChangeInput{FirstName: str("Augusta")})
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, Comment: "ok\r\nfine"}); err != nil {
+		t.Fatalf("comment with CRLF: %v", err)
+	}
+	if _, err := f.svc.Decide(ctx, alice, rec.ID, Decision{Kind: workflow.Approve, Comment: "ok\r\nfine", TaskID: "Approve1"}); err != nil {
+		t.Fatalf("retry naming the element: %v", err)
+	}
+	for i := range 50 {
+		if _, err := f.svc.Decide(ctx, bob, rec.ID, Decision{Kind: workflow.Reject, Comment: fmt.Sprint("late ", i)}); !domain.Is(err, domain.KindConflict) {
+			t.Fatalf("late rejection %d: %v", i, err)
+		}
+		if _, err := f.svc.Decide(ctx, outsid, rec.ID, Decision{Kind: workflow.Reject, Comment: fmt.Sprint("probe ", i)}); !domain.Is(err, domain.KindNotFound) {
+			t.Fatalf("probe by another group %d: %v", i, err)
+		}
+	}
+	rec, _ = f.svc.Requests.GetRequest(ctx, rec.ID)
+	refused := 0
+	for _, h := range rec.History {
+		if h.Type == "DecisionRefused" {
+			refused++
+			if h.Actor != "bob" {
+				t.Fatalf("refusal recorded for %s", h.Actor)
+			}
+		}
+	}
+	if refused != 1 {
+		t.Fatalf("%d DecisionRefused entries, want 1", refused)
+	}
 }

@@ -2,6 +2,7 @@ package request
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/profileflow/profileflow/handler/docstore"
@@ -88,6 +89,12 @@ func (s *Service) lockIsStale(ctx context.Context, holder string, since time.Tim
 // release drops every field lock requestID holds (nothing to do when it
 // holds none), retried by docstore.Retry.
 func (s *Service) release(ctx context.Context, profileID, requestID string) error {
+	return s.releaseExcept(ctx, profileID, requestID, nil)
+}
+
+// releaseExcept drops the field locks requestID holds on fields not in
+// keep.
+func (s *Service) releaseExcept(ctx context.Context, profileID, requestID string, keep []string) error {
 	return docstore.Retry(ctx, "field locks of profile "+profileID, func(ctx context.Context) error {
 		l, err := s.Locks.GetLocks(ctx, profileID)
 		if domain.Is(err, domain.KindNotFound) {
@@ -98,7 +105,7 @@ func (s *Service) release(ctx context.Context, profileID, requestID string) erro
 		}
 		changed := false
 		for f, holder := range l.Fields {
-			if holder == requestID {
+			if holder == requestID && !slices.Contains(keep, f) {
 				delete(l.Fields, f)
 				delete(l.Since, f)
 				changed = true

@@ -187,11 +187,6 @@ func (s *Service) applyChange(ctx context.Context, rec Record) error {
 	})
 }
 
-// timerHistory names the history entry of each notice a fired boundary
-// timer gives (workflow: "reminder" for a non-interrupting timer,
-// "escalated" for an interrupting one).
-var timerHistory = map[string]string{"reminder": "TaskReminder", "escalated": "TaskEscalated"}
-
 // withdrawTimer records that the workflow no longer waits for timer id: a
 // timer still in the outbox was never scheduled and is dropped; one already
 // scheduled gets a Cancel naming its sequence number.

@@ -108,6 +108,7 @@ type TaskView struct {
 	Element         string    `json:"element"` // BPMN userTask id
 	Name            string    `json:"name,omitempty"`
 	CandidateGroups []string  `json:"candidateGroups,omitempty"`
+	CandidateUsers  []string  `json:"candidateUsers,omitempty"`
 	Assignee        string    `json:"assignee,omitempty"`
 	Performer       string    `json:"performer,omitempty"`
 	Since           time.Time `json:"since"`
@@ -157,6 +158,10 @@ type Record struct {
 	// record for NeedingAttention while Attention is set ("" otherwise).
 	// Callers carry it over unchanged from the record they read.
 	AttentionIndex string `json:"attentionIndex,omitempty"`
+	// AnswerLease marks an answer to a send-back in progress until
+	// AnswerLeaseUntil (Service.Answer), so two answers cannot both pass.
+	AnswerLease      string     `json:"answerLease,omitempty"`
+	AnswerLeaseUntil *time.Time `json:"answerLeaseUntil,omitempty"`
 	// Superseded are documents an answer to a send-back replaced; kept
 	// for the audit trail, no longer evidence of the change.
 	Superseded []Attachment `json:"superseded,omitempty"`
@@ -201,7 +206,8 @@ func (d StatusDoc) Record() Record {
 }
 
 // TaskIndex is what the approvals query filters on: the candidate groups
-// and assignees of a record's open approval tasks, and the creation time
+// (AnyApprover for a task open to every approver) and the assignees and
+// candidate users of a record's open approval tasks, and the creation time
 // of the newest of them in IndexTime's fixed-width form (so that string
 // order is time order).
 type TaskIndex struct {
@@ -209,6 +215,10 @@ type TaskIndex struct {
 	Actors []string `json:"actors"`
 	Latest string   `json:"latest"`
 }
+
+// AnyApprover is the TaskIndex group of a task without assignee,
+// candidate users or groups: every approver may decide it.
+const AnyApprover = "*"
 
 // IndexTime formats t for TaskIndex.Latest: UTC, nanoseconds, fixed width.
 func IndexTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z") }
@@ -275,7 +285,7 @@ func (r Record) CanRead(p domain.Principal) bool {
 		if t.Decision != nil && t.Decision.Actor == p.Subject {
 			return true
 		}
-		if t.State == workflow.TaskOpen && (t.Assignee == p.Subject || slices.ContainsFunc(t.CandidateGroups, p.InGroup)) {
+		if t.State == workflow.TaskOpen && (t.Assignee == p.Subject || slices.Contains(t.CandidateUsers, p.Subject) || slices.ContainsFunc(t.CandidateGroups, p.InGroup)) {
 			return true
 		}
 	}

@@ -407,6 +407,24 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 	case workflow.StatusTerminated:
 		rec.RuntimeStatus = Terminated
 	}
+	// History in the order things happened: decisions, timers that fired,
+	// the tasks that follow, then the outcome.
+	for _, t := range eff.TasksDecided {
+		if d := t.Decision; d != nil && d.Decision != workflow.Resubmit {
+			rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskDecided", Actor: d.Actor, Detail: fmt.Sprintf("%s %s%s", t.ID, d.Decision, reasonSuffix(d.Comment))})
+		}
+	}
+	for _, n := range eff.Notifications {
+		switch n.Kind {
+		case "reminder":
+			rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskReminder", Detail: fmt.Sprintf("%s: reminded %s", n.Task, strings.Join(n.Groups, ","))})
+		case "escalated":
+			rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskEscalated", Detail: fmt.Sprintf("%s: not decided in time by %s", n.Task, strings.Join(n.Groups, ","))})
+		}
+	}
+	for _, t := range eff.TasksCreated {
+		rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskAssigned", Detail: t.ID + " to " + assignedTo(t)})
+	}
 	if eff.Outcome != nil {
 		rec.Output = map[string]any{"outcome": string(eff.Outcome.Status)}
 		if eff.Outcome.Reason != "" {
@@ -416,19 +434,6 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 			rec.Output["applied"] = rec.Input.Fields
 		}
 		rec.History = append(rec.History, HistoryEntry{At: now, Type: "Request" + string(rec.RuntimeStatus), Actor: eff.Outcome.Actor, Detail: eff.Outcome.Reason})
-	}
-	for _, t := range eff.TasksDecided {
-		if d := t.Decision; d != nil && d.Decision != workflow.Resubmit {
-			rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskDecided", Actor: d.Actor, Detail: fmt.Sprintf("%s %s%s", t.ID, d.Decision, reasonSuffix(d.Comment))})
-		}
-	}
-	for _, t := range eff.TasksCreated {
-		rec.History = append(rec.History, HistoryEntry{At: now, Type: "TaskAssigned", Detail: fmt.Sprintf("%s to %s", t.ID, strings.Join(t.CandidateGroups, ","))})
-	}
-	for _, n := range eff.Notifications {
-		if typ, ok := timerHistory[n.Kind]; ok {
-			rec.History = append(rec.History, HistoryEntry{At: now, Type: typ, Detail: fmt.Sprintf("%s to %s", n.Task, strings.Join(n.Groups, ","))})
-		}
 	}
 	for _, e := range st.effects {
 		if e.Apply != nil || s.Dispatcher != nil {
@@ -452,6 +457,23 @@ func (s *Service) absorb(rec *Record, eff workflow.Effects, st *step, now time.T
 	// by the service itself.
 	rec.LastUpdatedTime = now
 	rec.CustomStatus = customStatus(*rec)
+}
+
+// assignedTo says who may decide t, for the history.
+func assignedTo(t workflow.Task) string {
+	switch {
+	case t.Performer == workflow.PerformerRequester:
+		return "the requester (" + t.Assignee + ")"
+	case t.Assignee != "":
+		return t.Assignee
+	}
+	var who []string
+	who = append(who, t.CandidateGroups...)
+	who = append(who, t.CandidateUsers...)
+	if len(who) == 0 {
+		return "any approver"
+	}
+	return strings.Join(who, ",")
 }
 
 // create and replace save a record, keeping its derived fields in step:

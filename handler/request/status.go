@@ -141,7 +141,7 @@ func customStatus(rec Record) CustomStatus {
 		if t.State != workflow.TaskOpen {
 			continue
 		}
-		tv := TaskView{ID: t.ID, Element: t.Element, Name: t.Name, CandidateGroups: t.CandidateGroups, Assignee: t.Assignee, Performer: t.Performer, Since: t.CreatedAt}
+		tv := TaskView{ID: t.ID, Element: t.Element, Name: t.Name, CandidateGroups: t.CandidateGroups, CandidateUsers: t.CandidateUsers, Assignee: t.Assignee, Performer: t.Performer, Since: t.CreatedAt}
 		for _, tm := range in.Timers {
 			if tm.Task == t.ID && tm.Interrupting && (tv.Due == nil || tm.Due.Before(*tv.Due)) {
 				due := tm.Due

@@ -32,28 +32,37 @@ func (s *Service) Sweep(ctx context.Context, quiet time.Duration, limit int) (Sw
 		return res, err
 	}
 	for _, id := range ids {
-		res.Seen++
-		rec, err := s.Requests.GetRequest(ctx, id)
-		if err != nil {
-			res.Failed++
-			continue
-		}
-		if rec.RuntimeStatus == Pending && rec.Workflow == nil {
-			if _, err := s.start(ctx, rec); err != nil {
-				s.log().WarnContext(ctx, "sweep: starting request failed", "request", id, "err", err.Error())
-				res.Failed++
-				continue
-			}
-			res.Started++
-			continue
-		}
-		if after := s.afterSave(ctx, rec); needsAttention(after) {
-			res.Failed++
-		} else {
-			res.Flushed++
-		}
+		s.attend(ctx, id, &res)
 	}
 	return res, nil
+}
+
+// attend finishes the work left undone on request id (see Sweep), counting
+// it in res.
+func (s *Service) attend(ctx context.Context, id string, res *SweepResult) {
+	res.Seen++
+	rec, err := s.Requests.GetRequest(ctx, id)
+	if err != nil {
+		res.Failed++
+		return
+	}
+	if !needsAttention(rec) {
+		return // finished meanwhile
+	}
+	if rec.RuntimeStatus == Pending && rec.Workflow == nil {
+		if _, err := s.start(ctx, rec); err != nil {
+			s.log().WarnContext(ctx, "sweep: starting request failed", "request", id, "err", err.Error())
+			res.Failed++
+			return
+		}
+		res.Started++
+		return
+	}
+	if after := s.afterSave(ctx, rec); needsAttention(after) {
+		res.Failed++
+	} else {
+		res.Flushed++
+	}
 }
 
 // Flush carries out effects left in a request's outbox and releases the

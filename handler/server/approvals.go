@@ -35,26 +35,37 @@ func (s *Server) listApprovals(w http.ResponseWriter, r *http.Request, p domain.
 	return nil
 }
 
-// decide returns the handler of POST /api/v1/requests/{requestId}/<action>
-// for one decision: body {"comment","taskId"} (both optional for approve;
-// a comment is required for reject and send-back) → 200 with the status
-// record (request.Decide lists the refusals).
-func decide(kind workflow.DecisionKind) func(s *Server, w http.ResponseWriter, r *http.Request, p domain.Principal) error {
-	return func(s *Server, w http.ResponseWriter, r *http.Request, p domain.Principal) error {
-		var body struct {
-			Comment string `json:"comment"`
-			TaskID  string `json:"taskId"`
-		}
-		if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
-			if err := decodeJSON(r, &body); err != nil {
-				return err
-			}
-		}
-		rec, err := s.Requests.Decide(r.Context(), p, r.PathValue("requestId"), request.Decision{Kind: kind, Comment: body.Comment, TaskID: body.TaskID})
-		if err != nil {
+// approveRequest, rejectRequest, sendBackRequest: POST
+// /api/v1/requests/{requestId}/approve | reject | send-back.
+func (s *Server) approveRequest(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
+	return s.decide(w, r, p, workflow.Approve)
+}
+
+func (s *Server) rejectRequest(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
+	return s.decide(w, r, p, workflow.Reject)
+}
+
+func (s *Server) sendBackRequest(w http.ResponseWriter, r *http.Request, p domain.Principal) error {
+	return s.decide(w, r, p, workflow.SendBack)
+}
+
+// decide answers one decision: body {"comment","taskId"} (both optional
+// for approve; a comment is required for reject and send-back) → 200 with
+// the status record (request.Service.Decide lists the refusals).
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, p domain.Principal, kind workflow.DecisionKind) error {
+	var body struct {
+		Comment string `json:"comment"`
+		TaskID  string `json:"taskId"`
+	}
+	if r.ContentLength != 0 || r.Header.Get("Content-Type") != "" {
+		if err := decodeJSON(r, &body); err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusOK, rec.View())
-		return nil
 	}
+	rec, err := s.Requests.Decide(r.Context(), p, r.PathValue("requestId"), request.Decision{Kind: kind, Comment: body.Comment, TaskID: body.TaskID})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, rec.View())
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 func TestLogLinesCarryTheInvocationID(t *testing.T) {
 	var logs bytes.Buffer
 	s, _ := newTestServer(t, &logs) // a plain slog JSON logger
-	s.Requests = &sweepSpy{}
+	s.Sweeper = &sweepSpy{}
 	for _, tc := range []struct{ method, path, auth, ct, body string }{
 		{"GET", "/api/v1/profile/1000", "Bearer user-1000", "", ""},
 		{"GET", "/api/v1/profile/1001", "Bearer user-1000", "", ""},

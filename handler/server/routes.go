@@ -6,7 +6,6 @@ import (
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/invoke"
-	"github.com/profileflow/profileflow/handler/workflow"
 )
 
 // route is one forwarded HTTP endpoint. Function names the folder under
@@ -34,9 +33,9 @@ var routes = []route{
 	{Function: "Request", Method: "GET", Pattern: "/api/v1/requests/{requestId}", Handle: (*Server).getRequest},
 	{Function: "RequestAttachment", Method: "GET", Pattern: "/api/v1/requests/{requestId}/attachments/{name}", Handle: (*Server).getAttachment},
 	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/cancel", Handle: (*Server).cancelRequest},
-	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/approve", Handle: decide(workflow.Approve)},
-	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/reject", Handle: decide(workflow.Reject)},
-	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/send-back", Handle: decide(workflow.SendBack)},
+	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/approve", Handle: (*Server).approveRequest},
+	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/reject", Handle: (*Server).rejectRequest},
+	{Function: "RequestAction", Method: "POST", Pattern: "/api/v1/requests/{requestId}/send-back", Handle: (*Server).sendBackRequest},
 	{Function: "Approvals", Method: "GET", Pattern: "/api/v1/approvals", Handle: (*Server).listApprovals},
 	{Function: "MfaChallenge", Method: "POST", Pattern: "/api/v1/mfa/challenge", Handle: (*Server).mfaChallenge},
 	{Function: "MfaVerify", Method: "POST", Pattern: "/api/v1/mfa/verify", Handle: (*Server).mfaVerify},

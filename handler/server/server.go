@@ -45,6 +45,7 @@ type Deps struct {
 	Requests RequestService  // status, cancel, the sweep and workflow steps (requests.go)
 	Scans    ScanService     // the blob-triggered document scan (trigger_scan.go)
 	Notices  Notifier        // notification SMS (trigger_notify.go)
+	Sweeper  SweepService    // the timer-triggered sweep (trigger_sweep.go)
 	Log      *slog.Logger
 }
 

@@ -99,7 +99,10 @@ func newEnv(t testing.TB, logs io.Writer) *testEnv {
 	}
 	e.sms = &smsSpy{}
 	e.notices = &notify.Service{Profiles: e.profiles, Sender: e.sms, Sent: memory.NewNotices(), GroupPhones: map[string]string{"ProfileApprover": "+15550100001"}, Log: log}
-	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Scans: e.scans, Notices: e.notices, Log: log}
+	sweeper := &request.Sweeper{Requests: e.requests, Stalled: e.reqStore, Scans: e.scans,
+		Uploads:  &upload.Expirer{Sessions: memory.NewUploadStore(), Blobs: deletedBlobs{}},
+		Settings: request.SweepSettings{Quiet: 2 * time.Minute, Batch: 200, UploadsAfter: time.Hour, Deadlines: request.Deadlines{Attention: time.Hour, ScanRedrive: 30 * time.Minute, ScanFail: 2 * time.Hour, TimerGrace: 10 * time.Minute}}}
+	e.deps = Deps{Auth: fakeAuth{}, Profiles: e.profiles, MFA: e.mfa, Uploads: e.uploads, Changes: changes, Requests: e.requests, Scans: e.scans, Notices: e.notices, Sweeper: sweeper, Log: log}
 	if e.s, err = New(e.deps); err != nil {
 		t.Fatal(err)
 	}

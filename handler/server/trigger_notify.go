@@ -9,8 +9,8 @@ import (
 	"github.com/profileflow/profileflow/handler/request"
 )
 
-// Notifier sends the SMS of a notice (*notify.Service): at most once per
-// recipient as far as its sent log knows; errors keep their kinds
+// Notifier sends the SMS of a notice (*notify.Service): once per
+// recipient, also across redeliveries and interrupted deliveries; errors keep their kinds
 // (KindNotFound and KindInvalid permanent, KindTransient and
 // KindRateLimited retried by redelivery).
 type Notifier interface {

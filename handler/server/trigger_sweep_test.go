@@ -9,31 +9,32 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/request"
+	"github.com/profileflow/profileflow/handler/upload"
 )
 
-// sweepSpy is the sweep use case, recording its calls; the other
-// RequestService methods are not used by the Sweep trigger.
+// sweepSpy is the sweep use case, recording its calls.
 type sweepSpy struct {
-	RequestService
 	mu     sync.Mutex
 	calls  int
-	quiet  time.Duration
-	limit  int
-	result request.SweepResult
+	result request.SweepReport
 	err    error
 }
 
-func (s *sweepSpy) Sweep(_ context.Context, quiet time.Duration, limit int) (request.SweepResult, error) {
+func (s *sweepSpy) Sweep(context.Context) (request.SweepReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
-	s.quiet, s.limit = quiet, limit
 	return s.result, s.err
 }
+
+// deletedBlobs is the Expirer's BlobDeleter of the test server: every
+// blob is already gone.
+type deletedBlobs struct{}
+
+func (deletedBlobs) Delete(context.Context, upload.BlobRef) error { return nil }
 
 func postInvocation(s *Server, function, body string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest("POST", "/"+function, strings.NewReader(body))
@@ -67,21 +68,25 @@ func TestSweepTriggerRunsTheSweep(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			s, _ := newTestServer(t, &logs)
-			spy := &sweepSpy{result: request.SweepResult{Seen: 3, Started: 1, Flushed: 2}}
-			s.Requests = spy
+			spy := &sweepSpy{result: request.SweepReport{Attention: request.SweepResult{Seen: 3, Started: 1, Flushed: 2},
+				Stalled: request.StalledResult{Attended: request.SweepResult{Seen: 1, Flushed: 1}, Rescanned: 2, ScanTimedOut: 1, TimersFired: 4, Failed: 1},
+				Uploads: upload.ExpiryResult{Sessions: 5, Blobs: 6, Failed: 7}}}
+			s.Sweeper = spy
 			rec := postInvocation(s, "Sweep", tc.body)
 			var resp struct {
 				Logs        []string
-				ReturnValue request.SweepResult
+				ReturnValue request.SweepReport
 			}
 			if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &resp) != nil {
 				t.Fatalf("answer %d %s", rec.Code, rec.Body)
 			}
-			if spy.calls != 1 || spy.quiet != sweepQuiet || spy.limit != sweepBatch {
-				t.Fatalf("sweep use case called %d times (quiet %v, limit %d), want once with %v, %d", spy.calls, spy.quiet, spy.limit, sweepQuiet, sweepBatch)
+			if spy.calls != 1 {
+				t.Fatalf("sweep use case called %d times, want once", spy.calls)
 			}
 			if resp.ReturnValue != spy.result || len(resp.Logs) != 1 ||
-				resp.Logs[0] != "sweep: 3 requests needed attention, 1 started, 2 finished, 0 still failing (past due: "+tc.pastDue+")" {
+				resp.Logs[0] != "sweep: 3 requests needed attention, 1 started, 2 finished, 0 still failing; "+
+					"1 found past the attention index (1 finished); 2 documents re-scanned, 1 never scanned in time, 4 lost timers delivered, 1 stalled requests failing; "+
+					"5 expired uploads, 6 blobs deleted, 7 failing (past due: "+tc.pastDue+")" {
 				t.Errorf("reply = %+v", resp)
 			}
 			if strings.Contains(rec.Body.String(), "permanent failure") {
@@ -96,7 +101,7 @@ func TestSweepTriggerRunsTheSweep(t *testing.T) {
 func TestSweepTriggerTransientFailure(t *testing.T) {
 	s, _ := newTestServer(t, nil)
 	spy := &sweepSpy{err: domain.E(domain.KindTransient, "cosmos unavailable")}
-	s.Requests = spy
+	s.Sweeper = spy
 	rec := postInvocation(s, "Sweep", `{"Data":{"timer":{"ScheduleStatus":null,"IsPastDue":false}},"Metadata":{}}`)
 	if rec.Code != 503 || spy.calls != 1 || !strings.Contains(rec.Body.String(), "transient") {
 		t.Fatalf("answer %d %s after %d calls", rec.Code, rec.Body, spy.calls)

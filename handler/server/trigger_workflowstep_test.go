@@ -36,6 +36,18 @@ func (s *smsSpy) Send(_ context.Context, to, body string) error {
 	return nil
 }
 
+// SentSince finds what the spy sent (it ignores the window).
+func (s *smsSpy) SentSince(_ context.Context, to, ref string, _, _ time.Time) (bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range s.sent {
+		if strings.HasPrefix(m, to+": ") && strings.Contains(m, ref) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // dispatchSpy is the request service's Dispatcher, recording effects and
 // the traceparent they were dispatched under.
 type dispatchSpy struct {

@@ -167,6 +167,36 @@ func (c *Client) Send(ctx context.Context, to, body string) error {
 	return nil
 }
 
+// Bounds of a SentSince lookup: messages per page (Twilio's maximum is
+// 1000) and in all, so that a busy number cannot make one lookup unbounded.
+const (
+	listPageSize = 1000
+	listLimit    = 5000
+)
+
+// SentSince reports whether a message to `to` whose body contains ref was
+// sent from from to until, through Twilio's Messages list (GET
+// /2010-04-01/Accounts/{AccountSid}/Messages.json with To, DateSent> and
+// DateSent<), reading at most listLimit messages: a number that received
+// more in that window is reported as sent (KindTransient would retry for
+// ever; sending twice is the lesser harm only when it cannot be told, and
+// here it cannot). Errors as Send's.
+func (c *Client) SentSince(ctx context.Context, to, ref string, from, until time.Time) (bool, error) {
+	svc := api.NewApiService(c.handler(ctx))
+	p := (&api.ListMessageParams{}).SetTo(to).SetDateSentAfter(from.UTC()).SetDateSentBefore(until.UTC()).
+		SetPageSize(listPageSize).SetLimit(listLimit)
+	msgs, err := svc.ListMessage(p)
+	if err != nil {
+		return false, mapError(ctx, "list sent SMS", err)
+	}
+	for _, m := range msgs {
+		if m.Body != nil && strings.Contains(*m.Body, ref) {
+			return true, nil
+		}
+	}
+	return len(msgs) >= listLimit, nil
+}
+
 // Retry-After hints for provider failures.
 const (
 	retryProviderDown      = 5 * time.Second

@@ -260,3 +260,51 @@ func TestNewRefusesNonAlphanumericCredentials(t *testing.T) {
 		t.Error("hyphenated auth token accepted (twilio-go would refuse every call)")
 	}
 }
+
+// SentSince finds a message by its reference among those sent to one
+// number within the window, across pages of the fake's list, and maps the
+// list's failures like Send's.
+func TestSentSince(t *testing.T) {
+	fake, c := start(t, 5*time.Second)
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	at := t0
+	fake.Now = func() time.Time { return at }
+	send := func(to, body string, when time.Time) {
+		t.Helper()
+		at = when
+		if err := c.Send(ctx, to, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(phone, "notice [ref 00000001]", t0)
+	send("+15555551001", "notice [ref 00000002]", t0)
+	send(phone, "notice [ref 00000003]", t0.Add(time.Hour))
+	// More than one page of the fake's default size (50) to that number.
+	for i := range 60 {
+		send(phone, "filler", t0.Add(time.Duration(i)*time.Second))
+	}
+	for _, tc := range []struct {
+		name, to, ref string
+		from, until   time.Time
+		want          bool
+	}{
+		{"in the window", phone, "ref 00000001", t0.Add(-time.Minute), t0.Add(time.Minute), true},
+		{"bounds included", phone, "ref 00000001", t0, t0, true},
+		{"another number", phone, "ref 00000002", t0.Add(-time.Minute), t0.Add(time.Minute), false},
+		{"after the window", phone, "ref 00000003", t0.Add(-time.Minute), t0.Add(time.Minute), false},
+		{"before the window", phone, "ref 00000001", t0.Add(time.Second), t0.Add(2 * time.Hour), false},
+		{"never sent", phone, "ref 0000000f", t0.Add(-time.Hour), t0.Add(2 * time.Hour), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := c.SentSince(ctx, tc.to, tc.ref, tc.from, tc.until)
+			if err != nil || got != tc.want {
+				t.Fatalf("SentSince = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	fake.Fail(faketwilio.OpList, 503, 20503, 1)
+	if _, err := c.SentSince(ctx, phone, "ref 00000001", t0, t0); !domain.Is(err, domain.KindTransient) {
+		t.Fatalf("list while Twilio is down: %v", err)
+	}
+}

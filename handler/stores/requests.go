@@ -9,7 +9,8 @@ import (
 )
 
 // Requests is request.Store and request.LockStore on a requests container:
-// request records (the request.Record JSON, "type": "request"), one lock
+// request records (the request.Record JSON, "type": "request", with its
+// request.Waits: see requests_waits.go), one lock
 // document per profile (the request.Locks JSON, id request.LocksID) and the
 // attention index (see NeedingAttention).
 type Requests struct {
@@ -46,7 +47,7 @@ var (
 // CreateRequest stores a new record (KindConflict if r.ID exists). A record
 // with Attention set is first listed in the attention index.
 func (s *Requests) CreateRequest(ctx context.Context, r request.Record) (request.Record, error) {
-	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Create(ctx, r.ID, r) })
+	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Create(ctx, r.ID, docOf(r)) })
 }
 
 // GetRequest returns the record id: KindNotFound "request not found" if
@@ -84,7 +85,7 @@ func (s *Requests) ReplaceRequest(ctx context.Context, r request.Record) (reques
 	if r.ETag == "" {
 		return r, domain.E(domain.KindInternal, "request replaced without an ETag")
 	}
-	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Replace(ctx, r.ID, r, r.ETag) })
+	return s.save(ctx, r, func(r request.Record) (string, error) { return s.docs.Replace(ctx, r.ID, docOf(r), r.ETag) })
 }
 
 // GetLocks returns the profile's lock document (KindNotFound if none).

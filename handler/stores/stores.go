@@ -16,3 +16,22 @@
 // of minute buckets the sweeper point-reads (Requests.NeedingAttention).
 // Options (WithClock, WithAttentionIndex) are optional.
 package stores
+
+// QueriedPaths are the Cosmos DB index paths of the fields the stores'
+// queries filter on, by container setting (COSMOS_CONTAINER_*): the
+// deployment indexes exactly these (every other path is excluded, so
+// writes cost the fewest RU). A query on a path not listed would scan.
+var QueriedPaths = map[string][]string{
+	// Requests.OpenTasks (the approvals inbox) and the sweep's waits.
+	"COSMOS_CONTAINER_REQUESTS": {
+		"/type/?",
+		"/taskIndex/groups/[]/?",
+		"/taskIndex/actors/[]/?",
+		"/taskIndex/latest/?",
+		"/" + fieldAttentionSince + "/?",
+		"/" + fieldScanSince + "/?",
+		"/" + fieldTimerDue + "/?",
+	},
+	// Uploads.Unclaimed (expired upload sessions).
+	"COSMOS_CONTAINER_UPLOADS": {"/sweepUnclaimedUntil/?"},
+}

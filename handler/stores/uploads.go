@@ -36,6 +36,10 @@ type uploadDoc struct {
 	upload.Session
 	DocExpiresAt *time.Time `json:"docExpiresAt,omitempty"`
 	TTL          int64      `json:"ttl,omitempty"`
+	// UnclaimedUntil is the session's ExpiresAt (fixed-width UTC, see
+	// waitLayout) while no request claimed it and its blobs were not
+	// deleted; absent otherwise. Unclaimed selects on it.
+	UnclaimedUntil string `json:"sweepUnclaimedUntil,omitempty"`
 }
 
 var uploadMsgs = map[domain.Kind]string{
@@ -48,6 +52,9 @@ var uploadMsgs = map[domain.Kind]string{
 // doc is the stored form of sess with its end of life.
 func (s *Uploads) doc(sess upload.Session) uploadDoc {
 	doc := uploadDoc{Session: sess}
+	if sess.RequestID == "" && sess.BlobsDeletedAt == nil && !sess.ExpiresAt.IsZero() {
+		doc.UnclaimedUntil = sess.ExpiresAt.UTC().Format(waitLayout)
+	}
 	if !sess.ExpiresAt.IsZero() {
 		now := s.now()
 		exp, ttl := docstore.Lifetime(now, sess.ExpiresAt.Add(UploadRetention).Sub(now))
@@ -95,4 +102,29 @@ func (s *Uploads) GetSession(ctx context.Context, id string) (upload.Session, er
 	}
 	doc.Session.ETag = etag
 	return doc.Session, nil
+}
+
+var _ upload.UnclaimedSessions = (*Uploads)(nil)
+
+// Unclaimed lists up to limit sessions no request claimed, whose window
+// closed before `before` and whose blobs were not deleted (one
+// cross-partition query; sessions past their end of life are absent).
+func (s *Uploads) Unclaimed(ctx context.Context, before time.Time, limit int) ([]upload.Session, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	q := docstore.Query{Where: []docstore.Cond{docstore.Where("sweepUnclaimedUntil", docstore.Lt, before.UTC().Format(waitLayout))}, Limit: limit}
+	var out []upload.Session
+	err := s.docs.Query(ctx, q, func(raw []byte) error {
+		var d uploadDoc
+		if err := docstore.Decode(raw, &d); err != nil {
+			return err
+		}
+		out = append(out, d.Session)
+		return nil
+	})
+	if err != nil {
+		return nil, docstore.Relabel(err, uploadMsgs)
+	}
+	return out, nil
 }

@@ -9,7 +9,6 @@ import (
 	_ "github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	_ "github.com/Azure/azure-sdk-for-go/sdk/storage/azblob"
 	_ "github.com/coreos/go-oidc/v3/oidc"
-	_ "github.com/expr-lang/expr"
 	_ "github.com/gabriel-vasile/mimetype"
 	_ "github.com/go-jose/go-jose/v4"
 	_ "github.com/golang-jwt/jwt/v5"

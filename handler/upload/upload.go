@@ -50,6 +50,9 @@ type Session struct {
 	// ServerWritten marks a session the handler created for files it
 	// streamed itself (the multipart PATCH); no SAS was ever issued for it.
 	ServerWritten bool `json:"serverWritten,omitempty"`
+	// BlobsDeletedAt is when the sweeper deleted the blobs of a session
+	// that expired unclaimed (see Expirer); nil before.
+	BlobsDeletedAt *time.Time `json:"blobsDeletedAt,omitempty"`
 	// ETag is the store's concurrency token.
 	ETag string `json:"-"`
 }
@@ -63,7 +66,7 @@ type File struct {
 	BlobName    string `json:"blobName"`
 	BlockCount  int    `json:"blockCount"`
 	// Account is the blob service URL of the shard holding BlobName (in the
-	// landing container). Set on the files CommittedFiles returns.
+	// incoming container, where the client writes). Set on the files CommittedFiles returns.
 	Account string `json:"account,omitempty"`
 }
 
@@ -124,7 +127,7 @@ type BlobInspector interface {
 // Config holds the upload settings.
 type Config struct {
 	Accounts  []string      // blob service URLs of the shards (UPLOAD_ACCOUNTS)
-	Container string        // landing container (UPLOAD_CONTAINER_LANDING)
+	Container string        // container the client SAS writes to (UPLOAD_CONTAINER_INCOMING)
 	BlockSize int64         // UPLOAD_BLOCK_SIZE, 1–8 MiB
 	TTL       time.Duration // UPLOAD_SAS_TTL, ≤ 30m
 }

@@ -134,3 +134,13 @@ func BenchmarkEngineRow(b *testing.B) {
 	b.ReportMetric(tripsPerSec, "roundtrips/s")
 	b.ReportMetric(stepsPerSec/tripsPerSec, "ratio")
 }
+
+// BenchmarkDefaultParseAndRun: loading the shipped definition and running
+// its longest path once (one op = parse + Start + 5 deliveries).
+func BenchmarkDefaultParseAndRun(b *testing.B) {
+	svc := benchServices()
+	b.ReportAllocs()
+	for b.Loop() {
+		runDefaultLastName(b, mustParse(b, defaultDefinition), svc)
+	}
+}

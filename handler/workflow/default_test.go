@@ -3,6 +3,7 @@ package workflow
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -310,7 +311,7 @@ func TestDefaultSurvivesJSONRoundTrip(t *testing.T) {
 // TestDefaultSendBack walks the send-back loop of the default definition:
 // the request goes to the requester (only they may answer), the answer's
 // variables replace the change's, the documents are scanned again, and the
-// request returns to the task that sent it back, four-eyes intact.
+// request is approved anew from the first level, four-eyes intact.
 func TestDefaultSendBack(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -319,7 +320,7 @@ func TestDefaultSendBack(t *testing.T) {
 		backTo   string   // task the answer returns to
 	}{
 		{"from the first approval", nil, "alice", "Approve1"},
-		{"from the second approval", []string{"alice"}, "bob", "Approve2"},
+		{"from the second approval", []string{"alice"}, "bob", "Approve1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -362,9 +363,12 @@ func TestDefaultSendBack(t *testing.T) {
 			if len(back) != 1 || back[0].Element != tc.backTo {
 				t.Fatalf("answer went to %+v, want %s", back, tc.backTo)
 			}
-			// The first-level approver still cannot give the second approval.
-			if tc.backTo == "Approve2" {
-				_, err = in.Deliver(context.Background(), def, decision("again", back[0].ID, Approve, "alice", approver, ""), t0.Add(4*time.Hour), svc)
+			// An answer is approved anew from the first level; whoever
+			// approved a first level before still cannot give the second.
+			if len(tc.approved) > 0 {
+				mustDeliver(t, in, def, decision("again1", back[0].ID, Approve, "dave", approver, ""), t0.Add(4*time.Hour), svc)
+				second := in.OpenTasks()[0]
+				_, err = in.Deliver(context.Background(), def, decision("again2", second.ID, Approve, "alice", approver, ""), t0.Add(4*time.Hour), svc)
 				wantKind(t, err, domain.KindForbidden)
 			}
 			for in.Status == StatusRunning {
@@ -379,5 +383,51 @@ func TestDefaultSendBack(t *testing.T) {
 				t.Fatalf("status %s, applyChange calls %d", in.Status, rec.calls["applyChange"])
 			}
 		})
+	}
+}
+
+// The first gateway routes description-only changes (no first name, last
+// name or marital status among changedFields) straight to ApplyChange,
+// every other change to the evidence check.
+func TestDefaultRoutesByChangedFields(t *testing.T) {
+	def := mustParse(t, defaultDefinition)
+	tests := []struct {
+		fields []string
+		direct bool
+	}{
+		{[]string{}, true},
+		{[]string{"description"}, true},
+		{[]string{"description", "lastName"}, false},
+		{[]string{"maritalStatus"}, false},
+		{[]string{"firstName"}, false},
+		{[]string{"firstNameX"}, true},
+	}
+	for _, tc := range tests {
+		_, svc := newRecorder("applyChange", "notify")
+		vars := changeVars(tc.fields...)
+		vars["changedFields"] = append([]string{}, tc.fields...)
+		in, _, err := Start(context.Background(), def, "r", vars, t0, svc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		direct := in.Status == StatusCompleted && in.Outcome.End == "EndCompleted"
+		noEvidence := in.Status == StatusFailed && in.Outcome.End == "EndNoEvidence"
+		if direct != tc.direct || !direct && !noEvidence {
+			t.Errorf("fields %v: %s at %s, want direct=%v", tc.fields, in.Status, in.Outcome.End, tc.direct)
+		}
+	}
+}
+
+// The shipped definition is kept in the archive under its version, so a
+// request started on it finishes on it after the file is edited (run
+// `make workflow-archive` after editing a definition).
+func TestDefaultDefinitionArchived(t *testing.T) {
+	def := mustParse(t, defaultDefinition)
+	reg := NewRegistry()
+	if err := reg.LoadArchive(filepath.Join(filepath.Dir(defaultDefinition), "versions")); err != nil {
+		t.Fatal(err)
+	}
+	if reg.Lookup(def.Version) == nil {
+		t.Fatalf("%s (version %s) is not in the archive as %s; run make workflow-archive", defaultDefinition, def.Version, ArchiveName(def))
 	}
 }

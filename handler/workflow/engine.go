@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/expr-lang/expr"
-
 	"github.com/profileflow/profileflow/handler/domain"
 )
 
@@ -41,7 +39,7 @@ func Start(ctx context.Context, def *Definition, id string, vars map[string]any,
 		return nil, Effects{}, err
 	}
 	now = now.UTC()
-	in := &Instance{ID: id, Definition: def.ID, Status: StatusRunning, Vars: nv, CreatedAt: now, UpdatedAt: now}
+	in := &Instance{ID: id, Definition: def.ID, Version: def.Version, Status: StatusRunning, Vars: nv, CreatedAt: now, UpdatedAt: now}
 	in = in.clone() // non-nil slices
 	r := &run{ctx: ctx, def: def, in: in, now: now, svc: svc}
 	r.history("started", "", def.Start.ID, "", "")
@@ -54,15 +52,20 @@ func Start(ctx context.Context, def *Definition, id string, vars map[string]any,
 
 // Deliver applies one external event. A repeated event id returns
 // Effects{Duplicate: true} and changes nothing. On error the instance is
-// unchanged. Decisions on work items that are not open are KindConflict;
-// decisions by the requester, by an actor outside the candidate groups or
-// by an actor who already approved a pf:distinctFrom task are KindForbidden.
+// unchanged. The instance runs on the definition version it started on:
+// when def is another version, that version is taken from the Registry def
+// was added to (KindInternal when it is not loaded there). Decisions on
+// work items that are not open are KindConflict; decisions by the
+// requester, by an actor who is not the assignee, a candidate user or a
+// member of a candidate group, or by an actor who already approved a
+// pf:distinctFrom task are KindForbidden.
 func (in *Instance) Deliver(ctx context.Context, def *Definition, ev Event, now time.Time, svc ServiceHandlers) (Effects, error) {
 	if ev.ID == "" {
 		return Effects{}, domain.E(domain.KindInvalid, "workflow: event id is required")
 	}
-	if def == nil || def.ID != in.Definition {
-		return Effects{}, domain.E(domain.KindInternal, "workflow: instance %s belongs to definition %q", in.ID, in.Definition)
+	def, err := def.versionFor(in)
+	if err != nil {
+		return Effects{}, err
 	}
 	if slices.Contains(in.Processed, ev.ID) {
 		return Effects{Duplicate: true}, nil
@@ -70,7 +73,6 @@ func (in *Instance) Deliver(ctx context.Context, def *Definition, ev Event, now 
 	now = now.UTC()
 	c := in.clone()
 	r := &run{ctx: ctx, def: def, in: c, now: now, svc: svc, event: ev.ID}
-	var err error
 	switch ev.Type {
 	case EventMessage:
 		err = r.message(ev)
@@ -194,20 +196,20 @@ func (r *run) exec(tok Token) error {
 			r.finish(StatusFailed, e.ID, reason, "")
 		}
 	case ExclusiveGateway:
-		if len(e.Outgoing) == 1 && e.Outgoing[0].program == nil {
+		if len(e.Outgoing) == 1 && e.Outgoing[0].cond == nil {
 			r.follow(tok.ID, e.Outgoing)
 			return nil
 		}
 		for _, f := range e.Outgoing {
-			if f.program == nil {
+			if f.cond == nil {
 				continue
 			}
-			v, err := expr.Run(f.program, r.in.Vars)
+			b, err := f.cond.test(r.in.Vars)
 			if err != nil {
 				r.fail(e.ID, fmt.Sprintf("workflow error: condition of flow %q: %v", f.ID, err))
 				return nil
 			}
-			if b, _ := v.(bool); b {
+			if b {
 				r.history("flowTaken", "", e.ID, "", f.ID)
 				r.follow(tok.ID, []*Flow{f})
 				return nil
@@ -266,6 +268,11 @@ func (r *run) exec(tok Token) error {
 }
 
 func (r *run) createTask(tok Token, e *Element) {
+	who, err := assignees(e, r.in.Vars)
+	if err != nil {
+		r.fail(e.ID, fmt.Sprintf("workflow error: assignment of userTask %q: %v", e.ID, err))
+		return
+	}
 	tok.State = TokenWaiting
 	r.in.Tokens = append(r.in.Tokens, tok)
 	t := Task{
@@ -273,8 +280,9 @@ func (r *run) createTask(tok Token, e *Element) {
 		Element:         e.ID,
 		Name:            e.Name,
 		Token:           tok.ID,
-		CandidateGroups: slices.Clone(e.CandidateGroups),
-		Assignee:        e.Assignee,
+		CandidateGroups: who.CandidateGroups,
+		CandidateUsers:  who.CandidateUsers,
+		Assignee:        who.Assignee,
 		Performer:       e.Performer,
 		State:           TaskOpen,
 		CreatedAt:       r.now,
@@ -501,8 +509,9 @@ func (r *run) decide(ev Event) error {
 }
 
 // mayDecide checks an approver's decision on an approval task: approve,
-// reject or sendBack, no variables, never by the requester, only by the
-// assignee or a member of a candidate group, and (pf:distinctFrom) not by
+// reject or sendBack, no variables, never by the requester, only by whom
+// authorize admits (the assignee; else a candidate user or a member of a
+// candidate group), and (pf:distinctFrom) not by
 // an actor who approved one of the named tasks. KindForbidden or
 // KindInvalid otherwise.
 func (r *run) mayDecide(t *Task, e *Element, ev Event) error {
@@ -515,16 +524,13 @@ func (r *run) mayDecide(t *Task, e *Element, ev Event) error {
 	if req, _ := r.in.Vars[VarRequester].(string); req != "" && req == ev.Actor {
 		return domain.E(domain.KindForbidden, "the requester cannot decide their own request")
 	}
-	if t.Assignee != "" && t.Assignee != ev.Actor {
-		return domain.E(domain.KindForbidden, "task %q is assigned to someone else", t.ID)
-	}
-	if len(t.CandidateGroups) > 0 && !slices.ContainsFunc(ev.Groups, func(g string) bool { return slices.Contains(t.CandidateGroups, g) }) {
-		return domain.E(domain.KindForbidden, "task %q needs a member of %v", t.ID, t.CandidateGroups)
+	if err := authorize(t, ev); err != nil {
+		return err
 	}
 	for _, other := range r.in.Tasks {
 		if other.Decision != nil && other.Decision.Decision == Approve && other.Decision.Actor == ev.Actor &&
 			(slices.Contains(e.DistinctFrom, other.Element)) {
-			return domain.E(domain.KindForbidden, "a second approval must come from a different approver")
+			return domain.E(domain.KindForbidden, "four-eyes: %s decided %s, so another approver must decide %s", ev.Actor, other.Element, e.ID)
 		}
 	}
 	return nil
@@ -631,4 +637,71 @@ func normalizeVars(vars map[string]any) (map[string]any, error) {
 		return nil, domain.Wrap(domain.KindInternal, err, "workflow: variables round trip")
 	}
 	return out, nil
+}
+
+// authorize checks that ev's actor may decide t (see Task.MayDecide).
+func authorize(t *Task, ev Event) error {
+	if t.MayDecide(ev.Actor, func(g string) bool { return slices.Contains(ev.Groups, g) }) {
+		return nil
+	}
+	if t.Assignee != "" {
+		return domain.E(domain.KindForbidden, "task %q is assigned to someone else", t.ID)
+	}
+	return domain.E(domain.KindForbidden, "task %q needs one of the users %v or a member of %v", t.ID, t.CandidateUsers, t.CandidateGroups)
+}
+
+// assignees evaluates who may decide a new work item of e: the literal
+// assignee, candidate users and groups of the definition plus the values
+// of its expressions over vars. An expression that cannot be evaluated to
+// names is an error (an incident), never an empty restriction.
+func assignees(e *Element, vars map[string]any) (Task, error) {
+	t := Task{CandidateGroups: slices.Clone(e.CandidateGroups), CandidateUsers: slices.Clone(e.CandidateUsers), Assignee: e.Assignee}
+	if e.assign.empty() {
+		return t, nil
+	}
+	if x := e.assign.assignee; x != nil {
+		name, err := x.name(vars)
+		if err != nil {
+			return t, err
+		}
+		t.Assignee = name
+	}
+	for _, x := range e.assign.users {
+		names, err := x.names(vars)
+		if err != nil {
+			return t, err
+		}
+		t.CandidateUsers = append(t.CandidateUsers, names...)
+	}
+	for _, x := range e.assign.groups {
+		names, err := x.names(vars)
+		if err != nil {
+			return t, err
+		}
+		t.CandidateGroups = append(t.CandidateGroups, names...)
+	}
+	if len(t.CandidateUsers)+len(t.CandidateGroups) == 0 && t.Assignee == "" {
+		return t, fmt.Errorf("the candidate expressions evaluated to no user and no group")
+	}
+	return t, nil
+}
+
+// versionFor returns the definition an instance runs on: d itself when
+// the versions match, else the instance's version from d's registry.
+// Instances stored before versions were recorded run on d when its process
+// id matches.
+func (d *Definition) versionFor(in *Instance) (*Definition, error) {
+	if d == nil {
+		return nil, domain.E(domain.KindInternal, "workflow: no definition")
+	}
+	switch {
+	case in.Version == "" && d.ID == in.Definition, in.Version == d.Version:
+		return d, nil
+	case in.Version != "":
+		if old := d.registry.Lookup(in.Version); old != nil {
+			return old, nil
+		}
+		return nil, domain.E(domain.KindInternal, "workflow: instance %s runs on definition %s version %s, which is not loaded", in.ID, in.Definition, in.Version)
+	}
+	return nil, domain.E(domain.KindInternal, "workflow: instance %s belongs to definition %q", in.ID, in.Definition)
 }

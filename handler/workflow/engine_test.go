@@ -110,7 +110,7 @@ func TestExclusiveGateway(t *testing.T) {
 func TestConditionRuntimeErrorFailsInstance(t *testing.T) {
 	def, err := Parse(strings.NewReader(proc(`<bpmn:startEvent id="S" /><bpmn:exclusiveGateway id="G" default="F2" /><bpmn:endEvent id="E" />
 <bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="G" />
-<bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E"><bpmn:conditionExpression>name > 1</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E"><bpmn:conditionExpression>${name > 1}</bpmn:conditionExpression></bpmn:sequenceFlow>
 <bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="E" />`)))
 	if err != nil {
 		t.Fatal(err)
@@ -385,7 +385,7 @@ func TestDeadlockedJoinFails(t *testing.T) {
 	// An exclusive split into a parallel join can never complete.
 	def, err := Parse(strings.NewReader(proc(`<bpmn:startEvent id="S" /><bpmn:exclusiveGateway id="G" default="F2" /><bpmn:parallelGateway id="J" /><bpmn:endEvent id="E" />
 <bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="G" />
-<bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="J"><bpmn:conditionExpression>false</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="J"><bpmn:conditionExpression>${false}</bpmn:conditionExpression></bpmn:sequenceFlow>
 <bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="J" />
 <bpmn:sequenceFlow id="F3" sourceRef="J" targetRef="E" />`)))
 	if err != nil {

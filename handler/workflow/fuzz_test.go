@@ -15,7 +15,8 @@ import (
 // without panicking.
 func FuzzParse(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.bpmn"))
-	files = append(files, defaultDefinition)
+	more, _ := filepath.Glob(filepath.Join("testdata", "corpus", "*.bpmn"))
+	files = append(append(files, more...), defaultDefinition)
 	for _, p := range files {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -42,7 +43,39 @@ func FuzzParse(f *testing.F) {
 		for _, typ := range def.ServiceTypes() {
 			svc[typ] = func(*ServiceContext) error { return nil }
 		}
-		_, _, _ = Start(context.Background(), def, "fuzz", map[string]any{"amount": 5}, t0, svc)
+		if !strings.HasPrefix(def.Version, "sha256:") {
+			t.Fatalf("version %q", def.Version)
+		}
+		_, _, _ = Start(context.Background(), def, "fuzz", fuzzVars, t0, svc)
+	})
+}
+
+var fuzzVars = map[string]any{"amount": 5, "meal": "chicken", "approverGroups": "a, b", "owner": "olga", "list": []any{"a", 1.0}, "flag": true}
+
+// FuzzCondition: any conditionExpression text, in either language or
+// none, either is refused at load or evaluates without panicking to a
+// boolean or an error.
+func FuzzCondition(f *testing.F) {
+	for _, s := range []string{`= amount in [1..10]`, `= meal = "chicken"`, `${amount > 1 && flag}`, `#{empty list}`, `= some x in list satisfies x = "a"`,
+		`${execution.getVariable("x")}`, `= is defined(owner) and not(flag)`, `${owner == 'olga' or amount lt 3}`} {
+		f.Add(s, "")
+	}
+	f.Add("amount > 1", "feel")
+	f.Add("${flag}", "juel")
+	f.Fuzz(func(t *testing.T, src, lang string) {
+		l, ok := languageOf(lang)
+		if !ok {
+			return
+		}
+		x, err := compileExpr(src, l)
+		if err != nil {
+			return
+		}
+		b1, err1 := x.test(fuzzVars)
+		b2, err2 := x.test(fuzzVars)
+		if b1 != b2 || (err1 == nil) != (err2 == nil) {
+			t.Fatalf("%q not deterministic", src)
+		}
 	})
 }
 

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/expr-lang/expr/vm"
 )
 
 // ElementType is a supported BPMN element kind (the BPMN local name).
@@ -28,12 +26,22 @@ const (
 // Definition is a parsed, validated process. It is immutable after parsing
 // and safe for concurrent use.
 type Definition struct {
-	ID       string
-	Name     string
+	ID   string
+	Name string
+	// Version identifies the definition's content: "sha256:" and the first
+	// 32 hex digits of the SHA-256 of the file's bytes. An instance records
+	// it at Start and only ever continues on the definition with the same
+	// version (see Registry).
+	Version  string
 	Start    *Element
 	Elements map[string]*Element
 	Flows    map[string]*Flow
+	// Ignored lists the documentation-only elements the parser skipped
+	// (lanes, annotations, data objects, other pools), one line each with
+	// element, id and line, for the caller to log at load time.
+	Ignored  []string
 	order    []*Element // document order
+	registry *Registry  // where older versions are found (nil: none)
 }
 
 // Element is one flow node of the process.
@@ -46,14 +54,18 @@ type Element struct {
 	Outgoing []*Flow // document order
 	Default  *Flow   // exclusiveGateway default flow
 
-	// userTask
+	// userTask: who may decide. Literal values are in CandidateGroups,
+	// CandidateUsers and Assignee; expression-valued ones are evaluated
+	// over the process variables when a work item is created.
 	CandidateGroups []string
+	CandidateUsers  []string
 	Assignee        string
 	DistinctFrom    []string
 	Boundaries      []*Element
 	// Performer is PerformerRequester for a task only the requester may
 	// complete (pf:performer="requester"); "" for an approval task.
 	Performer string
+	assign    assignment
 
 	// serviceTask
 	ServiceType string
@@ -82,8 +94,9 @@ type Flow struct {
 	Source    string
 	Target    string
 	Condition string // source text, empty when unconditional
+	Language  string // "feel" or "juel" when conditional
 	Line      int
-	program   *vm.Program
+	cond      *expression
 }
 
 // Element returns the element with the given id, or nil.

@@ -1,6 +1,8 @@
 package workflow
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
@@ -23,11 +25,14 @@ const (
 )
 
 // LoadError is a definition that cannot be loaded: it names the offending
-// element's id, its type and its line (1-based; 0 when not known).
+// element's id, its type, the attribute (or extension element) concerned
+// when there is one, and its line (1-based; 0 only for errors about the
+// file as a whole, such as its size).
 type LoadError struct {
 	Line int
 	ID   string
 	Type string
+	Attr string
 	Msg  string
 }
 
@@ -42,6 +47,9 @@ func (e *LoadError) Error() string {
 	}
 	if e.ID != "" {
 		fmt.Fprintf(&b, " %q", e.ID)
+	}
+	if e.Attr != "" {
+		fmt.Fprintf(&b, " attribute %s", e.Attr)
 	}
 	b.WriteString(": ")
 	b.WriteString(e.Msg)
@@ -79,5 +87,17 @@ func Parse(r io.Reader) (*Definition, error) {
 	if err != nil {
 		return nil, err
 	}
-	return build(root)
+	def, err := build(root)
+	if err != nil {
+		return nil, err
+	}
+	def.Version = versionOf(data)
+	return def, nil
+}
+
+// versionOf is a definition's content version: "sha256:" and the first 32
+// hex digits of the SHA-256 of its bytes.
+func versionOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:16])
 }

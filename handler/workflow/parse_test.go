@@ -68,10 +68,10 @@ func TestParseSupportedFiles(t *testing.T) {
 			if gw.Default == nil || gw.Default.ID != "FSmall" {
 				t.Errorf("default = %v", gw.Default)
 			}
-			if f := d.Flows["FBig"]; f.Condition != "amount > 100" {
+			if f := d.Flows["FBig"]; f.Condition != "${amount > 100}" || f.Language != LangJUEL {
 				t.Errorf("FBig condition = %q", f.Condition)
 			}
-			if f := d.Flows["FMid"]; f.Condition != "amount > 10" {
+			if f := d.Flows["FMid"]; f.Condition != "=amount > 10" || f.Language != LangFEEL {
 				t.Errorf("FMid condition (zeebe =) = %q", f.Condition)
 			}
 			if e := d.Element("Mid"); e.ServiceType != "mid" {
@@ -200,21 +200,21 @@ func TestParseInvalid(t *testing.T) {
 		name, xml string
 		want      []string
 	}{
-		{"not xml", "hello", []string{"no XML root"}},
+		{"not xml", "hello", []string{"malformed XML", "no root element", "line 1"}},
 		{"garbage", "<a><b></a>", []string{"malformed XML", "line 1"}},
 		{"truncated", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"><bpmn:process id="P">`, []string{"malformed XML"}},
 		{"wrong root", `<definitions id="D"/>`, []string{"root element must be bpmn:definitions"}},
 		{"no process", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"/>`, []string{"no process"}},
-		{"two processes", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"><bpmn:process id="A"/><bpmn:process id="B"/></bpmn:definitions>`, []string{`"B"`, "only one process"}},
+		{"two processes", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"><bpmn:process id="A"/><bpmn:process id="B"/></bpmn:definitions>`, []string{`"B"`, "none has isExecutable"}},
 		{"collaboration", `<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="D"><bpmn:collaboration id="C"/></bpmn:definitions>`, []string{"collaboration", `"C"`, "line 1"}},
-		{"no start", proc(`<bpmn:endEvent id="E" />`), []string{"E", "no incoming"}},
+		{"no start", proc(`<bpmn:endEvent id="E" />`), []string{`process "P"`, "no start event", "line 4"}},
 		{"no start event at all", proc(``), []string{"no start event"}},
 		{"flow to unknown", proc(startEnd + `<bpmn:sequenceFlow id="F" sourceRef="S" targetRef="Nowhere" />`), []string{`"F"`, "Nowhere", "line 5"}},
 		{"flow from unknown", proc(startEnd + `<bpmn:sequenceFlow id="F" sourceRef="Ghost" targetRef="E" />`), []string{"Ghost"}},
 		{"gateway without outgoing", proc(`<bpmn:startEvent id="S" /><bpmn:exclusiveGateway id="G" /><bpmn:sequenceFlow id="F" sourceRef="S" targetRef="G" />`), []string{"exclusiveGateway", `"G"`, "no outgoing"}},
 		{"exclusive without condition or default", proc(startEnd + `<bpmn:endEvent id="E2" /><bpmn:exclusiveGateway id="G" />
 <bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="G" />
-<bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E"><bpmn:conditionExpression>x</bpmn:conditionExpression></bpmn:sequenceFlow>
+<bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E"><bpmn:conditionExpression>${x}</bpmn:conditionExpression></bpmn:sequenceFlow>
 <bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="E2" />`), []string{`"G"`, `"F2"`, "no condition"}},
 		{"default not outgoing", proc(startEnd + `<bpmn:exclusiveGateway id="G" default="F0" />
 <bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="G" /><bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E" />`), []string{"default flow", `"F0"`}},
@@ -228,9 +228,9 @@ func TestParseInvalid(t *testing.T) {
 		{"timeCycle", proc(`<bpmn:startEvent id="S" /><bpmn:userTask id="T" /><bpmn:endEvent id="E" />
 <bpmn:boundaryEvent id="B" attachedToRef="T"><bpmn:timerEventDefinition id="TD"><bpmn:timeCycle>R3/PT1H</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:boundaryEvent>`), []string{"timeCycle"}},
 		{"conditional flow from task", proc(`<bpmn:startEvent id="S" /><bpmn:userTask id="T" /><bpmn:endEvent id="E" />
-<bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="T" /><bpmn:sequenceFlow id="F1" sourceRef="T" targetRef="E"><bpmn:conditionExpression>true</bpmn:conditionExpression></bpmn:sequenceFlow>`), []string{`"F1"`, "only supported leaving an exclusiveGateway"}},
-		{"non-bool condition", proc(`<bpmn:startEvent id="S" /><bpmn:exclusiveGateway id="G" default="F2" /><bpmn:endEvent id="E" />
-<bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="G" /><bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E"><bpmn:conditionExpression>"yes"</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="E" />`), []string{`"F1"`, "invalid condition", "expected bool"}},
+<bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="T" /><bpmn:sequenceFlow id="F1" sourceRef="T" targetRef="E"><bpmn:conditionExpression>${true}</bpmn:conditionExpression></bpmn:sequenceFlow>`), []string{`"F1"`, "only supported leaving an exclusiveGateway"}},
+		{"FEEL outside the subset", proc(`<bpmn:startEvent id="S" /><bpmn:exclusiveGateway id="G" default="F2" /><bpmn:endEvent id="E" />
+<bpmn:sequenceFlow id="F0" sourceRef="S" targetRef="G" /><bpmn:sequenceFlow id="F1" sourceRef="G" targetRef="E"><bpmn:conditionExpression>= amount + 1 > 2</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:sequenceFlow id="F2" sourceRef="G" targetRef="E" />`), []string{`"F1"`, "invalid condition", "arithmetic", "line 6"}},
 		{"unknown message", proc(`<bpmn:startEvent id="S" /><bpmn:intermediateCatchEvent id="C"><bpmn:messageEventDefinition messageRef="Nope" /></bpmn:intermediateCatchEvent>`), []string{`"C"`, "Nope"}},
 		{"terminate end", proc(`<bpmn:startEvent id="S" /><bpmn:endEvent id="E"><bpmn:terminateEventDefinition id="TE" /></bpmn:endEvent>`), []string{"terminateEventDefinition", "TE"}},
 		{"duplicate id", proc(`<bpmn:startEvent id="S" /><bpmn:endEvent id="S" />`), []string{"duplicate id"}},

@@ -2,6 +2,7 @@ package workflow
 
 import (
 	"context"
+	"slices"
 	"time"
 )
 
@@ -61,20 +62,23 @@ const PerformerRequester = "requester"
 // engine needs to continue: tokens, variables, open waits, pending timers,
 // processed event ids and the append-only history.
 type Instance struct {
-	ID         string         `json:"id"`
-	Definition string         `json:"definition"`
-	Status     Status         `json:"status"`
-	Outcome    *Outcome       `json:"outcome,omitempty"`
-	Vars       map[string]any `json:"vars"`
-	Tokens     []Token        `json:"tokens"`
-	Tasks      []Task         `json:"tasks"`    // every work item created, open and closed
-	Messages   []MessageWait  `json:"messages"` // open message waits
-	Timers     []Timer        `json:"timers"`   // pending timers
-	Processed  []string       `json:"processed"`
-	History    []HistoryEvent `json:"history"`
-	Seq        int            `json:"seq"`
-	CreatedAt  time.Time      `json:"createdAt"`
-	UpdatedAt  time.Time      `json:"updatedAt"`
+	ID         string `json:"id"`
+	Definition string `json:"definition"`
+	// Version is the Definition.Version the instance started on; it
+	// continues on that version only.
+	Version   string         `json:"version,omitempty"`
+	Status    Status         `json:"status"`
+	Outcome   *Outcome       `json:"outcome,omitempty"`
+	Vars      map[string]any `json:"vars"`
+	Tokens    []Token        `json:"tokens"`
+	Tasks     []Task         `json:"tasks"`    // every work item created, open and closed
+	Messages  []MessageWait  `json:"messages"` // open message waits
+	Timers    []Timer        `json:"timers"`   // pending timers
+	Processed []string       `json:"processed"`
+	History   []HistoryEvent `json:"history"`
+	Seq       int            `json:"seq"`
+	CreatedAt time.Time      `json:"createdAt"`
+	UpdatedAt time.Time      `json:"updatedAt"`
 }
 
 // Outcome is how an instance ended.
@@ -101,6 +105,7 @@ type Task struct {
 	Name            string     `json:"name,omitempty"`
 	Token           string     `json:"token"`
 	CandidateGroups []string   `json:"candidateGroups,omitempty"`
+	CandidateUsers  []string   `json:"candidateUsers,omitempty"`
 	Assignee        string     `json:"assignee,omitempty"`
 	Performer       string     `json:"performer,omitempty"`
 	State           TaskState  `json:"state"`
@@ -239,6 +244,22 @@ type ServiceFunc func(sc *ServiceContext) error
 // ServiceHandlers maps serviceTask types to handlers.
 type ServiceHandlers map[string]ServiceFunc
 
+// MayDecide reports whether actor may decide the work item: only the
+// assignee when there is one (Camunda's rule: candidates may only claim an
+// unassigned task, and the engine has no claiming); otherwise any candidate
+// user or member of a candidate group (either qualifies); anyone when the
+// task names neither. inGroup reports the actor's group memberships. The
+// requester and four-eyes rules are checked by the engine on top.
+func (t Task) MayDecide(actor string, inGroup func(string) bool) bool {
+	if t.Assignee != "" {
+		return actor == t.Assignee
+	}
+	if len(t.CandidateUsers) == 0 && len(t.CandidateGroups) == 0 {
+		return true
+	}
+	return slices.Contains(t.CandidateUsers, actor) || slices.ContainsFunc(t.CandidateGroups, inGroup)
+}
+
 // OpenTasks returns the open work items.
 func (in *Instance) OpenTasks() []Task {
 	var out []Task
@@ -263,6 +284,9 @@ func (in *Instance) clone() *Instance {
 	for i, t := range in.Tasks {
 		if t.CandidateGroups != nil {
 			t.CandidateGroups = cp(t.CandidateGroups)
+		}
+		if t.CandidateUsers != nil {
+			t.CandidateUsers = cp(t.CandidateUsers)
 		}
 		if t.ClosedAt != nil {
 			at := *t.ClosedAt

@@ -1,6 +1,9 @@
 package workflow
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // validate checks the graph rules of a built model, each failure a
 // *LoadError naming the element: exactly one start event; boundary timers
@@ -9,10 +12,13 @@ import "fmt"
 // one of their own, unconditioned, and whose other flows all have
 // conditions; an incoming flow on every element but the start and an
 // outgoing flow on every element but an end.
-func (b *builder) validate() error {
+func (b *builder) validate(process *node) error {
 	d := b.def
 	errAt := func(e *Element, format string, args ...any) error {
 		return &LoadError{Line: e.Line, ID: e.ID, Type: string(e.Type), Msg: fmt.Sprintf(format, args...)}
+	}
+	if !slices.ContainsFunc(d.order, func(e *Element) bool { return e.Type == StartEvent }) {
+		return process.errf("no start event")
 	}
 	for _, e := range d.order {
 		switch e.Type {
@@ -47,13 +53,13 @@ func (b *builder) validate() error {
 				if e.Default == nil {
 					return errAt(e, "default flow %q is not an outgoing flow of this gateway", def)
 				}
-				if e.Default.program != nil {
+				if e.Default.cond != nil {
 					return errAt(e, "default flow %q must not have a condition", def)
 				}
 			}
 			if len(e.Outgoing) > 1 {
 				for _, f := range e.Outgoing {
-					if f.program == nil && f != e.Default {
+					if f.cond == nil && f != e.Default {
 						return errAt(e, "outgoing flow %q has no condition and is not the default flow", f.ID)
 					}
 				}
@@ -65,9 +71,6 @@ func (b *builder) validate() error {
 		if e.Type != StartEvent && len(e.Incoming) == 0 {
 			return errAt(e, "no incoming sequence flow")
 		}
-	}
-	if d.Start == nil {
-		return &LoadError{Type: "process", ID: d.ID, Msg: "no start event"}
 	}
 	return nil
 }

@@ -92,6 +92,17 @@ func readTree(data []byte) (*node, error) {
 			if count++; count > maxElement {
 				return nil, &LoadError{Line: lineOf(off), Msg: "too many elements"}
 			}
+			for i, a := range t.Attr {
+				for _, b := range t.Attr[:i] {
+					if a.Name == b.Name {
+						name := a.Name.Local
+						if a.Name.Space != "" {
+							name = a.Name.Space + ":" + name
+						}
+						return nil, &LoadError{Line: lineOf(off), Type: t.Name.Local, Msg: "malformed XML: attribute " + name + " given twice"}
+					}
+				}
+			}
 			n := &node{space: t.Name.Space, local: t.Name.Local, attrs: t.Attr, line: lineOf(off)}
 			if len(stack) == 0 {
 				if root != nil {
@@ -121,7 +132,7 @@ func readTree(data []byte) (*node, error) {
 		}
 	}
 	if root == nil {
-		return nil, &LoadError{Msg: "no XML root element"}
+		return nil, &LoadError{Line: 1, Msg: "malformed XML: no root element"}
 	}
 	return root, nil
 }

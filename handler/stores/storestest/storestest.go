@@ -70,7 +70,8 @@ func Cases() []Case {
 		{Name: "uploads: create, read, ttl, duplicate and missing", Run: uploads},
 		{Name: "idempotency: records", Run: idemRecords},
 		{Name: "idempotency: keys begin, replay, refuse and abandon", Run: idemKeys},
-		{Name: "notices: marked once, absent after NoticeTTL", Run: notices},
+		{Name: "notices: intent once, marked sent, absent after NoticeTTL", Run: notices},
+		{Name: "requests: the sweeper's queries select by saved waits", Run: waits},
 	}, attentionCases()...), expiryCases()...)
 }
 
