@@ -58,9 +58,13 @@ func (h *Host) serveFunction(w http.ResponseWriter, r *http.Request, fn *Functio
 	sw := &statusWriter{ResponseWriter: w}
 	forward := (h.app.Host.ForwardHTTP || h.app.Host.ProxyHTTP) && fn.HTTPOnly()
 	proxy := forward && h.app.Host.ProxyHTTP
-	log := h.log.With("function", fn.Name, "invocationId", id, "method", r.Method, "path", r.URL.Path)
+	// The request's log fields; a logger carrying them is made only when
+	// something else than the access line is logged (log.With formats
+	// them up front, a cost the access line alone need not pay).
+	attrs := []any{"function", fn.Name, "invocationId", id, "method", r.Method, "path", r.URL.Path}
+	log := func() *slog.Logger { return h.log.With(attrs...) }
 	defer func() {
-		log.Info("http request", "status", sw.status, "durationMs", time.Since(start).Milliseconds(), "forwarded", forward)
+		h.log.Info("http request", append(attrs, "status", sw.status, "durationMs", time.Since(start).Milliseconds(), "forwarded", forward)...)
 	}()
 
 	var body []byte
@@ -77,7 +81,7 @@ func (h *Host) serveFunction(w http.ResponseWriter, r *http.Request, fn *Functio
 			return
 		}
 	} else if r.ContentLength < 0 {
-		log.Warn("chunked request body dropped (the Functions host forwards a body only with Content-Length > 0)")
+		log().Warn("chunked request body dropped (the Functions host forwards a body only with Content-Length > 0)")
 	}
 	if forward {
 		h.forward(sw, r, id, body, proxy, log)
@@ -88,7 +92,7 @@ func (h *Host) serveFunction(w http.ResponseWriter, r *http.Request, fn *Functio
 
 // forward passes the request to the handler at its original path and query,
 // as enableForwardingHttpRequest does, and the reply straight back.
-func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body []byte, proxy bool, log *slog.Logger) {
+func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body []byte, proxy bool, log func() *slog.Logger) {
 	target := h.handlerURL + r.URL.EscapedPath()
 	if r.URL.RawQuery != "" {
 		target += "?" + r.URL.RawQuery
@@ -138,7 +142,7 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body [
 
 	resp, err := h.client.Do(out)
 	if err != nil {
-		log.Error("forward to handler failed", "error", err)
+		log().Error("forward to handler failed", "error", err)
 		http.Error(w, "handler unreachable", http.StatusBadGateway)
 		return
 	}
@@ -151,7 +155,7 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body [
 	}
 	w.WriteHeader(resp.StatusCode)
 	if _, err := io.Copy(w, resp.Body); err != nil {
-		log.Error("copy handler response", "error", err)
+		log().Error("copy handler response", "error", err)
 	}
 }
 
@@ -159,7 +163,7 @@ func (h *Host) forward(w http.ResponseWriter, r *http.Request, id string, body [
 // Data.<trigger name> = {Url, Method, Query, Headers, Params, Identities,
 // Body}, and translates Outputs.<http output name> (or ReturnValue for
 // "$return") back into the HTTP response. A failed invocation gives 500.
-func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, fn *Function, id string, params map[string]string, body []byte, log *slog.Logger) {
+func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, fn *Function, id string, params map[string]string, body []byte, log func() *slog.Logger) {
 	reqObj, metadata := httpPayload(r, params, body)
 	res, err := h.invoke(r.Context(), fn, id, map[string]any{fn.Trigger.Name: reqObj}, metadata)
 	if err != nil {
@@ -168,7 +172,7 @@ func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, fn *Function,
 	}
 	outB, ok := fn.HTTPOutput()
 	if !ok {
-		log.Warn("function has no http output binding; answering 204")
+		log().Warn("function has no http output binding; answering 204")
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
@@ -177,13 +181,13 @@ func (h *Host) payloadHTTP(w http.ResponseWriter, r *http.Request, fn *Function,
 		raw = res.Outputs[outB.Name]
 	}
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
-		log.Error("handler reply has no http output", "binding", outB.Name)
+		log().Error("handler reply has no http output", "binding", outB.Name)
 		http.Error(w, "function returned no HTTP response", http.StatusInternalServerError)
 		return
 	}
 	status, headers, respBody, err := decodeHTTPOutput(raw)
 	if err != nil {
-		log.Error("handler reply has a malformed http output", "binding", outB.Name, "error", err)
+		log().Error("handler reply has a malformed http output", "binding", outB.Name, "error", err)
 		http.Error(w, "function returned a malformed HTTP response", http.StatusInternalServerError)
 		return
 	}

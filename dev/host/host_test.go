@@ -21,7 +21,7 @@ import (
 )
 
 // writeApp writes host.json and function folders into a temp dir.
-func writeApp(t *testing.T, hostJSON string, functions map[string]string) string {
+func writeApp(t testing.TB, hostJSON string, functions map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "host.json"), []byte(hostJSON), 0o644); err != nil {
@@ -38,7 +38,7 @@ func writeApp(t *testing.T, hostJSON string, functions map[string]string) string
 	return dir
 }
 
-func testHostJSON(t *testing.T, exe string) string {
+func testHostJSON(t testing.TB, exe string) string {
 	t.Helper()
 	b, _ := json.Marshal(exe)
 	return `{
@@ -89,7 +89,7 @@ type testHost struct {
 }
 
 // startTestHost starts a development host whose handler is this test binary.
-func startTestHost(t *testing.T, mode string, functions map[string]string, mod func(*Options)) (*testHost, error) {
+func startTestHost(t testing.TB, mode string, functions map[string]string, mod func(*Options)) (*testHost, error) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {

@@ -76,6 +76,10 @@ type Options struct {
 	// (webui.Build's output); "" = <repo>/build/web when `make web` built
 	// it, else no UI.
 	WebDir string
+	// ServiceBusStateFile, when set, makes the Service Bus peer keep its
+	// queues in that file, so messages survive a restart of the peer
+	// (ServiceBus.Restart drops every connection).
+	ServiceBusStateFile string
 }
 
 // System is a running local stack.
@@ -175,7 +179,7 @@ func (s *System) start(ctx context.Context, o Options) error {
 
 	// 5. The Service Bus peer, serving the workflow and notifications
 	//    queues (and their dead-letter queues).
-	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir, Topology: o.ServiceBusTopology}); err != nil {
+	if s.ServiceBus, err = stack.StartServiceBus(ctx, stack.ServiceBusOptions{Port: o.ServiceBusPort, LogDir: o.LogDir, Topology: o.ServiceBusTopology, StateFile: o.ServiceBusStateFile}); err != nil {
 		return err
 	}
 	s.closers = append(s.closers, s.ServiceBus.Stop)

@@ -34,7 +34,7 @@ func TestAccountName(t *testing.T) {
 	}
 }
 
-func sasQuery(t *testing.T, u string) url.Values {
+func sasQuery(t testing.TB, u string) url.Values {
 	t.Helper()
 	p, err := url.Parse(u)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
+	"github.com/profileflow/profileflow/dev/loadgen"
 	"github.com/profileflow/profileflow/dev/stack"
 	"github.com/profileflow/profileflow/handler/cosmosdb"
 	"github.com/profileflow/profileflow/handler/domain"
@@ -31,16 +33,17 @@ import (
 // own request waiting for approval: a read, the engine step, a save, the
 // reminder notice sent to the notifications queue, the outbox saved (the
 // Notify function then runs too). The requests are prepared with the timer
-// stopped. It reports msgs/s for each and logs the ratio.
+// stopped. Both run b.N messages. Reported: "step-msgs/s", "peer-msgs/s"
+// and ratio = WorkflowStep's rate over the peer's alone (no target:
+// reported).
 //
 //	go test ./handler/e2e -run '^$' -bench WorkflowStepThroughput -benchtime 300x
 func BenchmarkWorkflowStepThroughput(b *testing.B) {
-	rates := map[string]float64{}
-	b.Run("peer-only", func(b *testing.B) { rates["peer-only"] = benchPeerOnly(b) })
-	b.Run("workflowstep", func(b *testing.B) { rates["workflowstep"] = benchWorkflowStep(b) })
-	if rates["peer-only"] > 0 {
-		b.Logf("WorkflowStep %.0f msgs/s, peer alone %.0f msgs/s: ratio %.3f", rates["workflowstep"], rates["peer-only"], rates["workflowstep"]/rates["peer-only"])
-	}
+	peer := benchPeerOnly(b)
+	step := benchWorkflowStep(b)
+	b.ReportMetric(peer, "peer-msgs/s")
+	b.ReportMetric(step, "step-msgs/s")
+	b.ReportMetric(step/peer, "ratio")
 }
 
 // sendBatches sends bodies to queue in batches of at most 100 messages.
@@ -102,9 +105,7 @@ func benchPeerOnly(b *testing.B) float64 {
 		}
 		got += len(msgs)
 	}
-	rate := float64(b.N) / time.Since(start).Seconds()
-	b.ReportMetric(rate, "msgs/s")
-	return rate
+	return float64(b.N) / time.Since(start).Seconds()
 }
 
 // benchService is a request service of the test process over the local
@@ -203,7 +204,33 @@ func benchWorkflowStep(b *testing.B) float64 {
 			time.Sleep(5 * time.Millisecond)
 		}
 	}
-	rate := float64(b.N) / time.Since(start).Seconds()
-	b.ReportMetric(rate, "msgs/s")
-	return rate
+	return float64(b.N) / time.Since(start).Seconds()
+}
+
+// BenchmarkForwardingProfile measures the development host's forwarding in
+// front of the real handler: GET /api/v1/profile/{id} of a seeded profile
+// (owner's bearer token; the handler reads the Cosmos DB stand-in) through
+// the host against the same request sent to the handler directly, over
+// loopback with vegeta (loadgen.Compare). dev/host's BenchmarkForwarding
+// does the same in front of a trivial echo handler, the host's worst case.
+// Reported: ratio (req/s through the host over req/s direct), req/s,
+// base-req/s and the latencies of both at a fixed rate. It ignores b.N:
+// run it with -benchtime 1x.
+func BenchmarkForwardingProfile(b *testing.B) {
+	tok, err := sys.Token("user-1000", nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hdr := http.Header{"Authorization": {"Bearer " + tok}}
+	const path = "/api/v1/profile/1000"
+	c := loadgen.Compare(
+		loadgen.Side{Name: "host", Target: loadgen.Static("GET", sys.URL+path, hdr, nil), Want: 200},
+		loadgen.Side{Name: "direct", Target: loadgen.Static("GET", sys.Host.HandlerURL()+path, hdr, nil), Want: 200},
+		loadgen.Options{Duration: time.Second, Workers: 4})
+	if n := c.Errors(); n > 0 {
+		b.Fatalf("%d failed requests, e.g. %s", n, c.FirstError())
+	}
+	for k, v := range c.Metrics() {
+		b.ReportMetric(v, k)
+	}
 }

@@ -88,6 +88,9 @@ func TestPeakMemory(t *testing.T) {
 			rise := peak - before.rss
 			t.Logf("%s: file %.1f MiB; handler RSS before %.1f MiB; peak accepting %.1f MiB; peak accepting and scanning %.1f MiB (%.2f× the file); rise %.1f MiB (%.2f× the file; target under %.0f×)",
 				d.name, float64(len(d.data))/(1<<20), mib(before.rss), mib(accepted.hwm), mib(peak), per(peak), mib(rise), per(rise), MaxPeakPerFile)
+			// The same figures as a line of the Go benchmark format, for
+			// the benchmark table.
+			fmt.Printf("BenchmarkPeakMemory/%s 1 %.3f rise-x-file %.1f rise-MiB %.1f peak-MiB\n", d.name, per(rise), mib(rise), mib(peak))
 			if per(rise) > MaxPeakPerFile {
 				t.Errorf("%s: scanning raised the handler's peak RSS by %.1f MiB, %.2f× the file, over the target of %.0f×",
 					d.name, mib(rise), per(rise), MaxPeakPerFile)

@@ -593,3 +593,54 @@ func TestRecordingAVerdictAgainRedrivesTheWorkflow(t *testing.T) {
 		t.Errorf("the repeated verdict was recorded in history %d times; want 0 (it was stored before)", scans)
 	}
 }
+
+// Status reads only the status part of a record (GetRequestStatus); at
+// every stage of a request's life its view and who may read it are those
+// of the whole record.
+func TestStatusFromTheStatusPart(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	readers := []domain.Principal{f.owner, {Subject: "alice", Roles: []string{domain.RoleProfileApprover}, Groups: []string{"ProfileApprover"}},
+		{Subject: "mallory", Roles: []string{domain.RoleProfileApprover}}, {Subject: "user-1001"}}
+	check := func(stage string, id string) {
+		t.Helper()
+		full, err := f.store.GetRequest(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range readers {
+			got, err := f.svc.Status(ctx, p, id, DefaultStatusOptions)
+			if !full.CanRead(p) {
+				if !domain.Is(err, domain.KindNotFound) {
+					t.Errorf("%s: %s reads the status: %v", stage, p.Subject, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("%s: %s: %v", stage, p.Subject, err)
+			}
+			a, _ := json.Marshal(got)
+			b, _ := json.Marshal(full.View())
+			if string(a) != string(b) {
+				t.Errorf("%s: status part view\n%s\nwhole record view\n%s", stage, a, b)
+			}
+		}
+	}
+	rec, err := f.svc.Open(ctx, f.owner, f.profile(t), f.change(t, ChangeInput{LastName: str("Byron")}), append([]Attachment(nil), doc...), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("waiting for the scan", rec.ID)
+	if rec, err = f.svc.RecordVerdict(ctx, rec.ID, "marriage.pdf", VerdictClean, "abc", ""); err != nil {
+		t.Fatal(err)
+	}
+	check("waiting for approval", rec.ID)
+	task := rec.Workflow.OpenTasks()[0].ID
+	if rec, err = f.svc.Deliver(ctx, rec.ID, workflow.Event{ID: "d1", Type: workflow.EventTaskDecision, TaskID: task, Decision: workflow.Approve, Actor: "alice", Groups: []string{"ProfileApprover"}}); err != nil {
+		t.Fatal(err)
+	}
+	check("one approval", rec.ID)
+	if _, err := f.svc.Status(ctx, f.owner, "req-unknown", DefaultStatusOptions); !domain.Is(err, domain.KindNotFound) {
+		t.Errorf("unknown request: %v", err)
+	}
+}

@@ -101,10 +101,17 @@ func (s *Service) Get(ctx context.Context, p domain.Principal, requestID string)
 }
 
 // Status is the status view of a request readable by p (errors as Get).
+// It reads only the status part of the record (Store.GetRequestStatus).
 func (s *Service) Status(ctx context.Context, p domain.Principal, requestID string, opts StatusOptions) (StatusView, error) {
-	rec, err := s.Get(ctx, p, requestID)
+	rec, err := s.Requests.GetRequestStatus(ctx, requestID)
+	if domain.Is(err, domain.KindNotFound) {
+		return StatusView{}, errNoRequest()
+	}
 	if err != nil {
 		return StatusView{}, err
+	}
+	if rec.Type != "request" || !rec.CanRead(p) {
+		return StatusView{}, errNoRequest()
 	}
 	return rec.ViewWith(opts), nil
 }

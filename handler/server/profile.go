@@ -121,11 +121,7 @@ func (f changeForm) readMultipart(ctx context.Context, boundary string, put requ
 			break
 		}
 		if err != nil {
-			var mbe *http.MaxBytesError
-			if errors.As(err, &mbe) {
-				return in, nil, domain.E(domain.KindTooLarge, "request larger than %d MB", maxMultipartRequest>>20)
-			}
-			return in, nil, domain.E(domain.KindInvalid, "malformed multipart body")
+			return in, nil, bodyError(err)
 		}
 		switch name := part.FormName(); name {
 		case "json":
@@ -147,7 +143,11 @@ func (f changeForm) readMultipart(ctx context.Context, boundary string, put requ
 		case "attachment1", "attachment2":
 			fileName, contentType := rawFileName(part), part.Header.Get("Content-Type")
 			fh := sha256.New()
-			if err := put(ctx, name, fileName, contentType, io.TeeReader(part, fh)); err != nil {
+			body := &readErr{r: part}
+			if err := put(ctx, name, fileName, contentType, io.TeeReader(body, fh)); err != nil {
+				if body.err != nil { // the client's body broke off or was malformed
+					return in, nil, bodyError(body.err)
+				}
 				return in, nil, err
 			}
 			fmt.Fprintf(h, "%s\x00%s\x00%s\x00%x\x00", name, fileName, contentType, fh.Sum(nil))
@@ -159,6 +159,30 @@ func (f changeForm) readMultipart(ctx context.Context, boundary string, put requ
 		return in, nil, domain.E(domain.KindInvalid, "multipart body needs a part named \"json\"")
 	}
 	return in, fmt.Appendf(nil, "%x", h.Sum(nil)), nil
+}
+
+// readErr remembers the first error other than io.EOF its reader returned.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (b *readErr) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// bodyError is the client's error for a multipart body that could not be
+// read: KindTooLarge past maxMultipartRequest, else KindInvalid.
+func bodyError(err error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return domain.E(domain.KindTooLarge, "request larger than %d MB", maxMultipartRequest>>20)
+	}
+	return domain.E(domain.KindInvalid, "malformed multipart body")
 }
 
 // rawFileName is the filename parameter exactly as sent: Part.FileName()

@@ -65,6 +65,19 @@ func (s *Requests) GetRequest(ctx context.Context, id string) (request.Record, e
 	return r, nil
 }
 
+// GetRequestStatus reads the status part of a request (request.StatusDoc);
+// errors as GetRequest. The record has no ETag.
+func (s *Requests) GetRequestStatus(ctx context.Context, id string) (request.Record, error) {
+	if docstore.CheckID(id) != nil {
+		return request.Record{}, domain.E(domain.KindNotFound, "request not found")
+	}
+	var d request.StatusDoc
+	if _, err := s.docs.Read(ctx, id, &d); err != nil {
+		return request.Record{}, docstore.Relabel(err, requestMsgs)
+	}
+	return d.Record(), nil
+}
+
 // ReplaceRequest writes r if the stored ETag equals r.ETag (KindStale
 // otherwise; a record without ETag is KindInternal). The attention index
 // follows r.Attention (see NeedingAttention).

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/profileflow/profileflow/dev/benchpair"
 )
 
 // runDefaultLastName drives the default definition through its longest
@@ -98,6 +100,39 @@ func BenchmarkParseDefault(b *testing.B) {
 	for b.Loop() {
 		mustParse(b, defaultDefinition)
 	}
+}
+
+// BenchmarkEngineRow measures, side by side in one run, the engine over
+// the default definition's longest happy path (Start and five deliveries
+// to completion) and one JSON round trip (marshal, unmarshal) of the
+// completed instance's state, which a caller pays per step anyway.
+// Reported: steps/s, roundtrips/s and ratio = steps per second over round
+// trips per second (no target: reported). It ignores b.N: run it with
+// -benchtime 1x.
+func BenchmarkEngineRow(b *testing.B) {
+	def := mustParse(b, defaultDefinition)
+	svc := benchServices()
+	in, steps := runDefaultLastName(b, def, svc)
+	p, err := benchpair.Measure(func() error {
+		runDefaultLastName(b, def, svc)
+		return nil
+	}, func() error {
+		buf, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		var out Instance
+		return json.Unmarshal(buf, &out)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.Report(b)
+	stepsPerSec := float64(steps) / (p.Subject.NsPerOp / 1e9)
+	tripsPerSec := 1e9 / p.Baseline.NsPerOp
+	b.ReportMetric(stepsPerSec, "steps/s")
+	b.ReportMetric(tripsPerSec, "roundtrips/s")
+	b.ReportMetric(stepsPerSec/tripsPerSec, "ratio")
 }
 
 // BenchmarkDefaultParseAndRun: loading the shipped definition and running
