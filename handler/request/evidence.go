@@ -2,8 +2,10 @@ package request
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/profileflow/profileflow/handler/domain"
 	"github.com/profileflow/profileflow/handler/upload"
 )
 
@@ -35,7 +37,7 @@ func (s *Service) pin(ctx context.Context, requestID string, atts []Attachment) 
 			return nil, fmt.Errorf("request: attachment %q is not from upload %s or has no version to pin", a.Name, uploadID)
 		}
 	}
-	if err := s.Evidence.Claim(ctx, uploadID, requestID); err != nil {
+	if err := s.claim(ctx, uploadID, requestID); err != nil {
 		return nil, err
 	}
 	out := make([]Attachment, len(atts))
@@ -61,4 +63,24 @@ func (s *Service) unpin(ctx context.Context, requestID string, atts []Attachment
 	if err := s.Evidence.Release(context.WithoutCancel(ctx), atts[0].UploadID, requestID); err != nil {
 		s.log().WarnContext(ctx, "releasing the upload claim failed", "request", requestID, "upload", atts[0].UploadID, "err", err.Error())
 	}
+}
+
+// claim claims upload uploadID for requestID. A claim left behind by a
+// request that was never created (its call stopped between the claim and
+// the record) is taken over once it is older than lockGrace, as a stale
+// field lock is: otherwise that upload could never be submitted again.
+func (s *Service) claim(ctx context.Context, uploadID, requestID string) error {
+	err := s.Evidence.Claim(ctx, uploadID, requestID)
+	var held *upload.ClaimedError
+	if !errors.As(err, &held) || held.Request == requestID || held.Since.IsZero() || s.now().Sub(held.Since) <= lockGrace {
+		return err
+	}
+	if _, gerr := s.Requests.GetRequest(ctx, held.Request); !domain.Is(gerr, domain.KindNotFound) {
+		return err // the holder exists (or cannot be read now): its claim stands
+	}
+	s.log().WarnContext(ctx, "taking over the claim of a request that was never created", "upload", uploadID, "holder", held.Request, "request", requestID)
+	if rerr := s.Evidence.Release(ctx, uploadID, held.Request); rerr != nil {
+		return rerr
+	}
+	return s.Evidence.Claim(ctx, uploadID, requestID)
 }

@@ -24,7 +24,11 @@ func (s *Service) Claim(ctx context.Context, uploadID, requestID string) error {
 		case sess.RequestID == requestID:
 			return nil
 		case sess.RequestID != "":
-			return usedBy(uploadID, sess.RequestID)
+			var since time.Time
+			if sess.ClaimedAt != nil {
+				since = *sess.ClaimedAt
+			}
+			return NewClaimedError(uploadID, sess.RequestID, since)
 		case sess.Expired(s.Now()):
 			return domain.E(domain.KindGone, "upload %s expired at %s; start a new upload", uploadID, sess.ExpiresAt.UTC().Format(time.RFC3339))
 		}
@@ -99,3 +103,24 @@ func (s *Service) RecordServerUpload(ctx context.Context, p domain.Principal, pr
 	}
 	return s.store.CreateSession(ctx, sess)
 }
+
+// ClaimedError is Claim's refusal of an upload another request holds: a
+// KindConflict (errors.As finds the *domain.Error) naming the holder and
+// when it claimed the upload, so a caller can tell a claim left behind by
+// a request that was never created.
+type ClaimedError struct {
+	Request string    // the holding request's id
+	Since   time.Time // when it claimed the upload (zero if unknown)
+	err     *domain.Error
+}
+
+// NewClaimedError is the refusal of upload uploadID held by requestID
+// since since.
+func NewClaimedError(uploadID, requestID string, since time.Time) *ClaimedError {
+	return &ClaimedError{Request: requestID, Since: since, err: usedBy(uploadID, requestID).(*domain.Error)}
+}
+
+func (e *ClaimedError) Error() string { return e.err.Error() }
+
+// Unwrap returns the KindConflict *domain.Error.
+func (e *ClaimedError) Unwrap() error { return e.err }
