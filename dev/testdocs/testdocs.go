@@ -63,18 +63,7 @@ func PDF(size int) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	b.Grow(size)
-	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
-	offsets := make([]int, len(objs))
-	for i, o := range objs {
-		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
-	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
+	writePDF(&b, objs)
 	if b.Len() > size {
 		return nil, fmt.Errorf("testdocs: PDF is %d bytes, more than %d", b.Len(), size)
 	}
@@ -170,17 +159,24 @@ func SmallPDF(payload string) []byte {
 		"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
 	}
 	var b bytes.Buffer
+	writePDF(&b, objs)
+	return b.Bytes()
+}
+
+// writePDF writes a PDF of objs (object i+1 = objs[i], the catalog first)
+// to b: header, objects, a classic cross-reference table with exact byte
+// offsets, trailer (ISO 32000-1 §7.5).
+func writePDF(b *bytes.Buffer, objs []string) {
 	b.WriteString("%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
 	offsets := make([]int, len(objs))
 	for i, o := range objs {
 		offsets[i] = b.Len()
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+		fmt.Fprintf(b, "%d 0 obj\n%s\nendobj\n", i+1, o)
 	}
 	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
+	fmt.Fprintf(b, "xref\n0 %d\n0000000000 65535 f \n", len(objs)+1)
 	for _, off := range offsets {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
+		fmt.Fprintf(b, "%010d 00000 n \n", off)
 	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
-	return b.Bytes()
+	fmt.Fprintf(b, "trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(objs)+1, xref)
 }
