@@ -348,29 +348,10 @@ func faultSystemLogging(t *testing.T, logs io.Writer) *local.System {
 	  "notifications": {"lockDuration": "PT5S", "maxDeliveryCount": 10, "requiresDuplicateDetection": true}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out testlog.Buffer
-	s, err := local.Start(ctx, local.Options{AppDir: sys.Host.App().Dir, LogDir: t.TempDir(), HandlerOutput: &out, ServiceBusTopology: topo,
+	return ownSystem(t, local.Options{ServiceBusTopology: topo,
 		ServiceBusStateFile: filepath.Join(t.TempDir(), "queues.json"), RequireAntivirus: true,
 		Logger:   slog.New(slog.NewJSONHandler(logs, nil)),
 		Settings: map[string]string{"CLAMAV_TIMEOUT": "3s", "UPLOAD_SAS_TTL": "20s", "WORKFLOW_TIMER_SCALE": "0.001"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared := sys
-	sys = s
-	t.Cleanup(func() {
-		sys = shared
-		if t.Failed() {
-			o := out.String()
-			t.Logf("handler output (end):\n%s", o[max(0, len(o)-6000):])
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
 }
 
 // tryCall is callOn for goroutines and outages: it returns the error

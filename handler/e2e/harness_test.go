@@ -156,3 +156,36 @@ func callOn(t testing.TB, base, method, path, bearer string, body any, hdr map[s
 	}
 	return resp, m
 }
+
+// ownSystem starts a local system of its own with opts (AppDir, LogDir and
+// HandlerOutput filled in; the development host's log discarded unless
+// opts.Logger is set) for a test that stops, kills or loads parts of it,
+// and points the helpers (which use sys) at it until the test ends. On
+// failure the end of the handler's output is logged.
+func ownSystem(t *testing.T, opts local.Options) *local.System {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var out testlog.Buffer
+	opts.AppDir, opts.LogDir, opts.HandlerOutput = sys.Host.App().Dir, t.TempDir(), &out
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	}
+	s, err := local.Start(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := sys
+	sys = s
+	t.Cleanup(func() {
+		sys = shared
+		if t.Failed() {
+			o := out.String()
+			t.Logf("handler output (end):\n%s", o[max(0, len(o)-6000):])
+		}
+		if err := s.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}

@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strconv"
@@ -19,7 +17,6 @@ import (
 
 	"github.com/profileflow/profileflow/dev/loadgen"
 	"github.com/profileflow/profileflow/dev/local"
-	"github.com/profileflow/profileflow/dev/testlog"
 	"github.com/profileflow/profileflow/handler/uploadclient"
 )
 
@@ -229,24 +226,5 @@ func envInt(t *testing.T, name string, def int) int {
 // and points the helpers at it until the test ends.
 func loadSystem(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var out testlog.Buffer
-	s, err := local.Start(ctx, local.Options{AppDir: sys.Host.App().Dir, LogDir: t.TempDir(), HandlerOutput: &out, RequireAntivirus: true,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared := sys
-	sys = s
-	t.Cleanup(func() {
-		sys = shared
-		if t.Failed() {
-			o := out.String()
-			t.Logf("handler output (end):\n%s", o[max(0, len(o)-6000):])
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
+	ownSystem(t, local.Options{RequireAntivirus: true})
 }

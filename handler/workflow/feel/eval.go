@@ -1,6 +1,7 @@
 package feel
 
 import (
+	varvalue "github.com/profileflow/profileflow/handler/workflow/internal/value"
 	"math"
 	"unicode/utf16"
 )
@@ -274,26 +275,8 @@ func value(v any) any {
 	return v
 }
 
-// norm reads Go numeric kinds as float64 (JSON-decoded values already are).
-func norm(v any) any {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case float32:
-		return float64(x)
-	case []string:
-		out := make([]any, len(x))
-		for i, s := range x {
-			out[i] = s
-		}
-		return out
-	}
-	return v
-}
+// norm is varvalue.Norm.
+var norm = varvalue.Norm
 
 // compare applies a FEEL comparison operator: a boolean, or null when the
 // operands are not comparable.

@@ -2,6 +2,7 @@ package juel
 
 import (
 	"fmt"
+	varvalue "github.com/profileflow/profileflow/handler/workflow/internal/value"
 	"math"
 	"strconv"
 	"strings"
@@ -435,26 +436,8 @@ func typeName(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-// norm reads Go numeric kinds as Double (variables are JSON numbers).
-func norm(v any) any {
-	switch x := v.(type) {
-	case int:
-		return float64(x)
-	case int64:
-		return float64(x)
-	case int32:
-		return float64(x)
-	case float32:
-		return float64(x)
-	case []string:
-		out := make([]any, len(x))
-		for i, s := range x {
-			out[i] = s
-		}
-		return out
-	}
-	return v
-}
+// norm is varvalue.Norm.
+var norm = varvalue.Norm
 
 // compareUTF16 orders strings by UTF-16 code units (String.compareTo).
 func compareUTF16(a, b string) int {
