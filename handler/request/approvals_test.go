@@ -412,7 +412,7 @@ func TestSendBackAnsweredWithoutDocumentsAndExpiry(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec.RuntimeStatus != Failed || !strings.Contains(fmt.Sprint(rec.Output["reason"]), "not answered in time") {
+		if rec.RuntimeStatus != Failed || rec.CustomStatus.Stage != "expired" || !strings.Contains(fmt.Sprint(rec.Output["reason"]), "not answered in time") {
 			t.Fatalf("after expiry: %s %v", rec.RuntimeStatus, rec.Output)
 		}
 		if !slices.ContainsFunc(keys(f.disp.seen), func(k string) bool { return strings.HasSuffix(k, "/failed") }) ||
@@ -566,5 +566,16 @@ func TestBlindDecisionOnAFreshLevelIsRefused(t *testing.T) {
 	rec, err = f.svc.Decide(ctx, bob, rec.ID, Decision{Kind: workflow.Approve, TaskID: rec.CustomStatus.OpenTasks[0].ID})
 	if err != nil || rec.RuntimeStatus != Completed {
 		t.Fatalf("named decision: %v %s", err, rec.RuntimeStatus)
+	}
+}
+
+// A rejection ends the request Failed with the stage "rejected" (not a
+// technical failure), and the reason is the approver's comment.
+func TestRejectionStage(t *testing.T) {
+	f := newFixture(t)
+	rec := scannedRequest(t, f, ChangeInput{FirstName: str("Augusta")})
+	rec, err := f.svc.Decide(context.Background(), alice, rec.ID, Decision{Kind: workflow.Reject, Comment: "not valid"})
+	if err != nil || rec.RuntimeStatus != Failed || rec.CustomStatus.Stage != "rejected" || rec.Output["reason"] != "not valid" {
+		t.Fatalf("after the rejection: %v %s %s %v", err, rec.RuntimeStatus, rec.CustomStatus.Stage, rec.Output)
 	}
 }

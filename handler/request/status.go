@@ -161,7 +161,7 @@ func customStatus(rec Record) CustomStatus {
 	case rec.RuntimeStatus == Completed:
 		cs.Stage = "applied"
 	case rec.RuntimeStatus == Failed:
-		cs.Stage = "failed"
+		cs.Stage = failedStage(in)
 	case rec.RuntimeStatus == Terminated:
 		cs.Stage = "cancelled"
 	case slices.Contains(cs.WaitingFor, "attachmentsScanned"):
@@ -174,4 +174,21 @@ func customStatus(rec Record) CustomStatus {
 		cs.Stage = "running"
 	}
 	return cs
+}
+
+// failedStage names how a failed request ended: "rejected" when its last
+// work item was rejected, "expired" when the requester's answer to a
+// send-back ran out of time, else "failed" (a scan, an incident, a
+// missing document).
+func failedStage(in *workflow.Instance) string {
+	if n := len(in.Tasks); n > 0 {
+		t := in.Tasks[n-1]
+		switch {
+		case t.Decision != nil && t.Decision.Decision == workflow.Reject:
+			return "rejected"
+		case t.State == workflow.TaskInterrupted && t.Performer == workflow.PerformerRequester:
+			return "expired"
+		}
+	}
+	return "failed"
 }

@@ -395,6 +395,8 @@ const STAGES = {
   running: "In progress",
   applied: "Applied",
   failed: "Failed",
+  rejected: "Rejected by the approver",
+  expired: "Expired: sent back and not answered in time",
   cancelled: "Cancelled",
 };
 const TERMINAL = new Set(["Completed", "Failed", "Terminated"]);
@@ -464,7 +466,9 @@ function renderStatus(app, st, onAnswering) {
   const parts = [];
   if (st.runtimeStatus === "Failed" || st.runtimeStatus === "Terminated") {
     parts.push(h("p", { class: "error outcome", role: "alert", "data-testid": "outcome" },
-      st.runtimeStatus === "Failed" ? "This change failed: " : "This change was cancelled",
+      st.runtimeStatus === "Terminated" ? "This change was cancelled"
+        : cs.stage === "rejected" ? "This change was rejected: "
+          : cs.stage === "expired" ? "This change expired: " : "This change failed: ",
       st.output?.reason ? String(st.output.reason) : ""));
   } else if (st.runtimeStatus === "Completed") {
     parts.push(h("p", { class: "ok outcome", "data-testid": "outcome" }, cs.stage === "applied" ? "The change was applied to your profile." : `Completed: ${stageText(cs.stage)}`));
